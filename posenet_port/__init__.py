@@ -1,0 +1,23 @@
+"""posenet_port: TensorFlow.js PoseNet rebuilt in Python TensorFlow and exported to every runtime."""
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) hides our own output; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython when output is captured.
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+
+from .architecture import ArchitectureConfig, check_input_size, snap_input_size
+from .errors import ConfigError, PosenetPortError, WeightsError
+from .weights import PosenetWeights, load_weights
+
+__version__ = "0.1.0"
+__all__ = [
+    "ArchitectureConfig",
+    "ConfigError",
+    "PosenetPortError",
+    "PosenetWeights",
+    "WeightsError",
+    "check_input_size",
+    "load_weights",
+    "snap_input_size",
+]

@@ -1,0 +1,13 @@
+"""The project's own error types: every failure a user can cause ends in one of these."""
+
+
+class PosenetPortError(Exception):
+    """Base class: the message says what was wrong and, where it can, how to fix it."""
+
+
+class WeightsError(PosenetPortError):
+    """Weights that cannot be read: missing, truncated, corrupt, or not PoseNet."""
+
+
+class ConfigError(PosenetPortError, ValueError):
+    """An invalid setting: multiplier, output stride, input size."""

@@ -1,0 +1,45 @@
+"""Atomic outputs: write under a temporary name beside the target, rename when complete.
+
+A run that fails or is killed leaves at most a `.tmp-*` entry, never a file that looks like a finished model.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+TEMP_MARK = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f"{target.name}{TEMP_MARK}", dir=target.parent))
+    work = temp if directory else temp / target.name
+    try:
+        yield work
+        _replace(work, target)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _replace(source: Path, target: Path) -> None:
+    if source.is_dir() and target.exists():
+        # A directory cannot be renamed over a non-empty one: move the old one aside first.
+        old = Path(tempfile.mkdtemp(prefix=f"{target.name}{TEMP_MARK}old-", dir=target.parent))
+        os.replace(target, old / "previous")
+        os.replace(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(source, target)
+
+
+def write_bytes_atomic(target: str | Path, data: bytes) -> Path:
+    with atomic_path(target) as temp:
+        temp.write_bytes(data)
+    return Path(target)

@@ -1,0 +1,165 @@
+"""Run PoseNet artifacts: frozen TF graphs in Python, tfjs graph models in real TensorFlow.js (node).
+
+Every runner maps a preprocessed [1, H, W, 3] float32 batch to a dict of raw outputs keyed by the canonical
+names (`heatmap_2`, `offset_2`, `displacement_fwd_2`, `displacement_bwd_2`, and `heatmap` where the model has it).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf.message import DecodeError
+
+from .architecture import HEAD_NAMES
+from .errors import PosenetPortError
+from .graph import INPUT_NAME, OUTPUT_NAMES
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ModelFileError(PosenetPortError):
+    """A model artifact (.pb, SavedModel, model.json) that cannot be read or run."""
+
+
+class NodeUnavailableError(PosenetPortError):
+    """Node.js or the repo's npm packages are missing, so real TensorFlow.js cannot run."""
+
+
+def read_graph_def(path: str | Path) -> tf.compat.v1.GraphDef:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, expected a frozen graph .pb file") from None
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as error:
+        raise ModelFileError(f"{path}: not a TensorFlow GraphDef ({error})") from None
+    if not data or not graph_def.node:
+        raise ModelFileError(f"{path}: not a TensorFlow GraphDef (no nodes)")
+    return graph_def
+
+
+class FrozenGraphRunner:
+    """A frozen GraphDef pruned to its input and output tensors, run as a TF2 function."""
+
+    def __init__(
+        self,
+        graph: str | Path | tf.compat.v1.GraphDef,
+        input_name: str = INPUT_NAME,
+        output_names: Sequence[str] = OUTPUT_NAMES,
+    ) -> None:
+        graph_def = graph if isinstance(graph, tf.compat.v1.GraphDef) else read_graph_def(graph)
+        known = {node.name for node in graph_def.node}
+        missing = [name for name in (input_name, *output_names) if name not in known]
+        if missing:
+            raise ModelFileError(f"graph has no node(s) {', '.join(missing)}")
+        wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        self.output_names = tuple(output_names)
+        self._function = wrapped.prune(
+            wrapped.graph.as_graph_element(f"{input_name}:0"),
+            [wrapped.graph.as_graph_element(f"{name}:0") for name in output_names],
+        )
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        results = self._function(tf.convert_to_tensor(image, tf.float32))
+        return {name: tensor.numpy() for name, tensor in zip(self.output_names, results)}
+
+
+def canonical_output_name(name: str) -> str | None:
+    """`MobilenetV1/offset_2/BiasAdd:0` -> `offset_2`; None for tensors that are not PoseNet outputs."""
+    node = name.split(":")[0]
+    for head in HEAD_NAMES:
+        if head in node.split("/"):
+            return head
+    return "heatmap" if node.split("/")[-1] == "heatmap" else None
+
+
+def node_modules_dir() -> Path:
+    """The npm packages that hold @tensorflow/tfjs: $POSENET_PORT_NODE_MODULES or the repo's node_modules."""
+    configured = os.environ.get("POSENET_PORT_NODE_MODULES")
+    directory = Path(configured) if configured else REPO_ROOT / "node_modules"
+    if not (directory / "@tensorflow" / "tfjs").is_dir():
+        raise NodeUnavailableError(
+            f"@tensorflow/tfjs is not installed in {directory}: run `npm ci` in {REPO_ROOT} "
+            "(or set POSENET_PORT_NODE_MODULES)"
+        )
+    return directory
+
+
+def node_executable() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise NodeUnavailableError("node (Node.js 18 or newer) is not on PATH: install it to run TensorFlow.js")
+    return node
+
+
+class TfjsNodeRunner:
+    """A tfjs graph model run by @tensorflow/tfjs in a node subprocess (cpu backend is bit-exact, wasm is fast)."""
+
+    def __init__(
+        self, model_json: str | Path, backend: str = "cpu", dynamic_input: bool = True, timeout: float = 600
+    ) -> None:
+        self.model_json = Path(model_json).resolve()
+        if not self.model_json.is_file():
+            raise ModelFileError(f"{model_json}: no such tfjs model.json")
+        if backend not in ("cpu", "wasm"):
+            raise ValueError(f"backend {backend!r}: choose cpu or wasm")
+        self.backend = backend
+        self.dynamic_input = dynamic_input
+        self.timeout = timeout
+        self.milliseconds: list[float] = []
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        return self.run_many([image])[0]
+
+    def run_many(self, images: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Run several inputs in one node process (tfjs start-up costs about a second)."""
+        node, modules = node_executable(), node_modules_dir()
+        with tempfile.TemporaryDirectory(prefix="posenet-tfjs-") as work:
+            inputs = []
+            for index, image in enumerate(images):
+                path = Path(work) / f"input_{index}.bin"
+                np.ascontiguousarray(image, dtype="<f4").tofile(path)
+                inputs.append({"path": str(path), "shape": list(image.shape)})
+            request = {
+                "model": str(self.model_json),
+                "backend": self.backend,
+                "dynamicInput": self.dynamic_input,
+                "outDir": work,
+                "inputs": inputs,
+            }
+            request_path = Path(work) / "request.json"
+            request_path.write_text(json.dumps(request))
+            env = {**os.environ, "NODE_PATH": str(modules)}
+            completed = subprocess.run(
+                [node, str(JS_DIR / "run_graph_model.js"), str(request_path)],
+                capture_output=True, text=True, timeout=self.timeout, env=env,
+            )
+            if completed.returncode != 0:
+                errors = [line[7:] for line in completed.stderr.splitlines() if line.startswith("ERROR: ")]
+                detail = errors[0] if errors else completed.stderr.strip()[-500:] or "no output"
+                raise ModelFileError(f"{self.model_json}: TensorFlow.js ({self.backend}) failed: {detail}")
+            result = json.loads((Path(work) / "result.json").read_text())
+            self.milliseconds = result["milliseconds"]
+            return [self._read_outputs(record) for record in result["outputs"]]
+
+    @staticmethod
+    def _read_outputs(record: dict) -> dict[str, np.ndarray]:
+        outputs = {}
+        for name, tensor in record.items():
+            canonical = canonical_output_name(name)
+            if canonical is not None:
+                outputs[canonical] = np.fromfile(tensor["path"], dtype="<f4").reshape(tensor["shape"])
+        return outputs
