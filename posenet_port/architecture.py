@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ConfigError
 
 # Stride of conv0 followed by the depthwise stride of each of the 13 separable blocks.
@@ -22,8 +23,6 @@ OUTPUT_STRIDES = (8, 16, 32)
 NUM_BLOCKS = 13
 
 HEAD_NAMES = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
-NUM_KEYPOINTS = 17
-NUM_EDGES = 16
 HEAD_CHANNELS: dict[str, int] = {
     "heatmap_2": NUM_KEYPOINTS,
     "offset_2": 2 * NUM_KEYPOINTS,

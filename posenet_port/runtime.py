@@ -105,6 +105,29 @@ def node_executable() -> str:
     return node
 
 
+def write_float32(path: Path, array: np.ndarray) -> dict:
+    """A tensor as raw little-endian float32 for the node scripts: returns its {path, shape}."""
+    np.ascontiguousarray(array, dtype="<f4").tofile(path)
+    return {"path": str(path), "shape": list(np.shape(array))}
+
+
+def run_node_script(script: str, request: dict, result_path: Path, timeout: float, label: str) -> dict:
+    """Run one of the package's node scripts on a JSON request; return the JSON it wrote to `result_path`.
+    Failures raise ModelFileError starting with `label` (what was being run)."""
+    node, modules = node_executable(), node_modules_dir()
+    request_path = result_path.with_name(f"{result_path.stem}-request.json")
+    request_path.write_text(json.dumps(request))
+    completed = subprocess.run(
+        [node, str(JS_DIR / script), str(request_path)],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, "NODE_PATH": str(modules)},
+    )
+    if completed.returncode != 0:
+        errors = [line[7:] for line in completed.stderr.splitlines() if line.startswith("ERROR: ")]
+        detail = errors[0] if errors else completed.stderr.strip()[-500:] or "no output"
+        raise ModelFileError(f"{label}: TensorFlow.js failed: {detail}")
+    return json.loads(result_path.read_text())
+
+
 class TfjsNodeRunner:
     """A tfjs graph model run by @tensorflow/tfjs in a node subprocess (cpu backend is bit-exact, wasm is fast)."""
 
@@ -126,13 +149,8 @@ class TfjsNodeRunner:
 
     def run_many(self, images: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
         """Run several inputs in one node process (tfjs start-up costs about a second)."""
-        node, modules = node_executable(), node_modules_dir()
         with tempfile.TemporaryDirectory(prefix="posenet-tfjs-") as work:
-            inputs = []
-            for index, image in enumerate(images):
-                path = Path(work) / f"input_{index}.bin"
-                np.ascontiguousarray(image, dtype="<f4").tofile(path)
-                inputs.append({"path": str(path), "shape": list(image.shape)})
+            inputs = [write_float32(Path(work) / f"input_{i}.bin", image) for i, image in enumerate(images)]
             request = {
                 "model": str(self.model_json),
                 "backend": self.backend,
@@ -140,18 +158,8 @@ class TfjsNodeRunner:
                 "outDir": work,
                 "inputs": inputs,
             }
-            request_path = Path(work) / "request.json"
-            request_path.write_text(json.dumps(request))
-            env = {**os.environ, "NODE_PATH": str(modules)}
-            completed = subprocess.run(
-                [node, str(JS_DIR / "run_graph_model.js"), str(request_path)],
-                capture_output=True, text=True, timeout=self.timeout, env=env,
-            )
-            if completed.returncode != 0:
-                errors = [line[7:] for line in completed.stderr.splitlines() if line.startswith("ERROR: ")]
-                detail = errors[0] if errors else completed.stderr.strip()[-500:] or "no output"
-                raise ModelFileError(f"{self.model_json}: TensorFlow.js ({self.backend}) failed: {detail}")
-            result = json.loads((Path(work) / "result.json").read_text())
+            label = f"{self.model_json} ({self.backend} backend)"
+            result = run_node_script("run_graph_model.js", request, Path(work) / "result.json", self.timeout, label)
             self.milliseconds = result["milliseconds"]
             return [self._read_outputs(record) for record in result["outputs"]]
 

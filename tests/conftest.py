@@ -4,26 +4,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def photo_paths() -> list[Path]:
     """Real public-domain photos: Grace Hopper (shipped by matplotlib) and the 1927 Solvay group."""
-    from matplotlib import cbook
+    from posenet_port.samples import sample_photos
 
-    return [Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), DATA_DIR / "solvay1927.jpg"]
-
-
-def network_input(path: Path, size: int) -> np.ndarray:
-    """A photo resized to size x size and scaled to [-1, 1]: the same tensor goes to every runtime."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert bgr is not None, path
-    rgb = cv2.cvtColor(cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    return (rgb.astype(np.float32) / 127.5 - 1.0)[None]
+    return sample_photos()
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
+from posenet_port.preprocess import load_image, preprocess
 from posenet_port.runtime import FrozenGraphRunner, TfjsNodeRunner
 from posenet_port.weights import SHIPPED_WEIGHTS
 
-from conftest import network_input, photo_paths
+from conftest import photo_paths
 
 TOLERANCE = 1e-4
 
@@ -14,7 +15,7 @@ TOLERANCE = 1e-4
 @pytest.mark.node
 @pytest.mark.parametrize("size", [257, 353])
 def test_frozen_graph_matches_tfjs_on_real_photos(node_oracle, frozen_pb, size):
-    images = [network_input(path, size) for path in photo_paths()]
+    images = [preprocess(load_image(path), size)[0] for path in photo_paths()]
     expected = TfjsNodeRunner(SHIPPED_WEIGHTS.model_path, backend="cpu").run_many(images)
     ours = FrozenGraphRunner(frozen_pb)
     cells = (size - 1) // 16 + 1

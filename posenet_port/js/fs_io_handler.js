@@ -17,11 +17,26 @@ function relaxInputShapes(doc) {
   }
 }
 
-function fileIOHandler(modelJson, { dynamicInput = false } = {}) {
+// @tensorflow-models/posenet 2.2.2 reads the outputs by position: offsets, heatmap, displacement fwd, bwd.
+// A model converted elsewhere lists them in any order; `posenetOutputOrder` sorts the signature by role.
+const POSENET_ROLES = ['offset_2', 'heatmap_2', 'displacement_fwd_2', 'displacement_bwd_2'];
+
+function orderOutputsForPosenet(doc) {
+  const outputs = (doc.signature && doc.signature.outputs) || {};
+  const role = (name) => POSENET_ROLES.findIndex((r) => name.split(/[/:]/).includes(r));
+  const names = Object.keys(outputs);
+  if (names.length !== 4 || names.some((name) => role(name) < 0)) {
+    throw new Error(`model signature outputs ${JSON.stringify(names)} are not the four PoseNet heads`);
+  }
+  doc.signature.outputs = Object.fromEntries(names.sort((a, b) => role(a) - role(b)).map((n) => [n, outputs[n]]));
+}
+
+function fileIOHandler(modelJson, { dynamicInput = false, posenetOutputOrder = false } = {}) {
   return {
     load: async () => {
       const doc = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
       if (dynamicInput) relaxInputShapes(doc);
+      if (posenetOutputOrder) orderOutputsForPosenet(doc);
       const dir = path.dirname(modelJson);
       const weightSpecs = [];
       const shards = [];

@@ -1,0 +1,78 @@
+"""python -m posenet_port.estimate PHOTO [PHOTO ...]: poses on photos, as JSON or drawn."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .cli import run_cli
+from .preprocess import ImageError, load_image
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m posenet_port.estimate",
+        description="Estimate PoseNet poses on photos, exactly as @tensorflow-models/posenet 2.2.2 does.",
+    )
+    parser.add_argument("photos", nargs="+", type=Path, help="photo files (jpg, png, ...)")
+    parser.add_argument(
+        "--model", type=Path, default=None,
+        help="tfjs weights (model.json / manifest.json / folder) or a frozen .pb; default: the shipped weights",
+    )
+    parser.add_argument("--input-size", type=int, default=257, help="network input size, k * stride + 1 (default: 257)")
+    parser.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=None,
+                        help="output stride (weights: default 16; a .pb: read from the model)")
+    parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
+    parser.add_argument("--max-poses", type=int, default=10, help="most poses per photo (default: 10)")
+    parser.add_argument("--score-threshold", type=float, default=0.5, help="root keypoint score threshold (default: 0.5)")
+    parser.add_argument("--nms-radius", type=float, default=20, help="NMS radius in input pixels (default: 20)")
+    parser.add_argument("--stretch", action="store_true", help="stretch photos to the input instead of padding them")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per photo")
+    parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
+    parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
+    parser.add_argument("--min-keypoint-score", type=float, default=0.5, help="keypoints drawn from this score (default: 0.5)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.heatmaps and args.draw is None:
+        raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
+    photos = [(path, load_image(path)) for path in args.photos]  # every photo readable before the model loads
+    from .estimator import DecodeOptions, PoseEstimator
+
+    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch)
+    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    for path, rgb in photos:
+        outputs = estimator.infer(rgb)
+        poses = estimator.decode(outputs, options)
+        if args.json:
+            record = {"path": str(path), "width": rgb.shape[1], "height": rgb.shape[0], "poses": [p.to_dict() for p in poses]}
+            print(json.dumps(record))
+        else:
+            print(f"{path} ({rgb.shape[1]}x{rgb.shape[0]}): {len(poses)} pose(s)")
+            for index, pose in enumerate(poses):
+                confident = sum(k.score >= args.min_keypoint_score for k in pose.keypoints)
+                print(f"  pose {index}: score {pose.score:.3f}, {confident}/17 keypoints >= {args.min_keypoint_score}")
+        if args.draw is not None:
+            _draw(args, path, rgb, poses, outputs, estimator.output_stride)
+    return 0
+
+
+def _draw(args: argparse.Namespace, path: Path, rgb, poses, outputs, output_stride: int) -> None:
+    import cv2
+
+    from .draw import draw_poses, heatmap_figure, write_image
+
+    overlay = draw_poses(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), poses, args.min_keypoint_score)
+    written = [write_image(args.draw / f"{path.stem}_poses.png", overlay)]
+    if args.heatmaps:
+        written.append(heatmap_figure(rgb, outputs, output_stride, args.draw / f"{path.stem}_heatmaps.png"))
+    if not args.json:
+        print("  wrote " + ", ".join(map(str, written)))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,104 @@
+"""Photos -> poses with any PoseNet model this project reads or writes: weights, a frozen `.pb`.
+
+    from posenet_port.estimator import PoseEstimator
+    estimator = PoseEstimator()                      # the shipped weights; or PoseEstimator("model.pb")
+    poses = estimator.estimate_poses(rgb_image)      # [Pose(score, keypoints=(Keypoint(part, x, y, score), ...))]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .architecture import check_input_size
+from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
+from .preprocess import Letterbox, preprocess
+
+Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
+FROZEN_GRAPH_SUFFIXES = (".pb",)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    single: bool = False
+    max_poses: int = 10
+    score_threshold: float = 0.5
+    nms_radius: float = 20
+
+
+@dataclass(frozen=True)
+class NetworkOutputs:
+    """One photo's raw outputs as [H, W, C] arrays, heatmap as sigmoid scores, and its placement."""
+
+    scores: np.ndarray
+    offsets: np.ndarray
+    displacements_fwd: np.ndarray
+    displacements_bwd: np.ndarray
+    letterbox: Letterbox
+
+
+def heatmap_scores(outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Sigmoid scores: the model's own `heatmap` if it has one, else computed from the `heatmap_2` logits."""
+    if "heatmap" in outputs:
+        return outputs["heatmap"]
+    logits = outputs["heatmap_2"].astype(np.float32)
+    return (np.float32(1) / (np.float32(1) + np.exp(-logits))).astype(np.float32)
+
+
+def load_runner(model: str | Path | None, output_stride: int | None) -> tuple[Runner, int | None]:
+    """A callable on preprocessed batches, and the output stride if the model states it."""
+    if model is not None and Path(model).suffix in FROZEN_GRAPH_SUFFIXES:
+        from .runtime import FrozenGraphRunner
+
+        return FrozenGraphRunner(model), None  # the stride follows from the output grid
+    from .graph import build_model
+    from .weights import load_weights
+
+    built = build_model(load_weights(model), output_stride or 16)
+    return built, built.config.output_stride
+
+
+class PoseEstimator:
+    """PoseNet end to end, matching @tensorflow-models/posenet 2.2.2's estimateMultiplePoses / SinglePose."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        input_size: int = 257,
+        output_stride: int | None = None,
+        stretch: bool = False,
+    ) -> None:
+        self.runner, stated_stride = load_runner(model, output_stride)
+        self.output_stride = output_stride or stated_stride or self._probe_stride(input_size)
+        self.input_size = check_input_size(input_size, self.output_stride)
+        self.stretch = stretch
+
+    def _probe_stride(self, input_size: int) -> int:
+        grid = self.runner(np.zeros((1, input_size, input_size, 3), np.float32))["offset_2"].shape[1]
+        return (input_size - 1) // max(grid - 1, 1)
+
+    def infer(self, image: np.ndarray, color_order: str = "rgb") -> NetworkOutputs:
+        batch, letterbox = preprocess(image, self.input_size, self.stretch, color_order)
+        outputs = self.runner(batch)
+        tensors = check_tensors(
+            heatmap_scores(outputs), outputs["offset_2"],
+            (outputs["displacement_fwd_2"], outputs["displacement_bwd_2"]), self.output_stride,
+        )
+        check_stride(tensors[0].shape[:2], (self.input_size, self.input_size), self.output_stride)
+        return NetworkOutputs(*tensors, letterbox)
+
+    def decode(self, outputs: NetworkOutputs, options: DecodeOptions = DecodeOptions()) -> list[Pose]:
+        if options.single:
+            poses = [decode_single_pose(outputs.scores, outputs.offsets, self.output_stride)]
+        else:
+            poses = decode_multiple_poses(
+                outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd,
+                self.output_stride, options.max_poses, options.score_threshold, options.nms_radius,
+            )
+        return [pose.scaled(outputs.letterbox) for pose in poses]
+
+    def estimate_poses(self, image: np.ndarray, options: DecodeOptions = DecodeOptions(), color_order: str = "rgb") -> list[Pose]:
+        """Poses in the photo's own pixel coordinates, best first."""
+        return self.decode(self.infer(image, color_order), options)

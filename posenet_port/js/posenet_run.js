@@ -1,0 +1,93 @@
+// @tensorflow-models/posenet 2.2.2 itself, in node: its decoders on given tensors, or the whole
+// estimateMultiplePoses / estimateSinglePose on given pixels. The reference our Python pipeline must match.
+//
+// Usage: node posenet_run.js REQUEST.json   (writes REQUEST.outFile)
+//   {mode: "decode", outFile, jobs: [{scores, offsets, fwd, bwd: {path, shape}, outputStride, single,
+//                                     maxDetections, scoreThreshold, nmsRadius}]}
+//   {mode: "estimate", outFile, backend, model, outputStride, multiplier, inputResolution,
+//    jobs: [{image: {path, shape: [H, W, 3]} (raw RGB uint8), single, maxDetections, scoreThreshold, nmsRadius}]}
+// Result: {poses: [[pose, ...] per job], backend}
+'use strict';
+const fs = require('fs');
+const tf = require('@tensorflow/tfjs');
+const posenet = require('@tensorflow-models/posenet');
+const { fileIOHandler } = require('./fs_io_handler');
+
+function readFloat32(spec) {
+  const bytes = fs.readFileSync(spec.path);
+  const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return tf.tensor(values, spec.shape, 'float32');
+}
+
+async function decode(job) {
+  const [scores, offsets, fwd, bwd] = [job.scores, job.offsets, job.fwd, job.bwd].map(readFloat32);
+  try {
+    if (job.single) {
+      return [await posenet.decodeSinglePose(scores, offsets, job.outputStride)];
+    }
+    const buffers = await Promise.all([scores, offsets, fwd, bwd].map((t) => t.buffer()));
+    return await posenet.decodeMultiplePoses(
+      ...buffers, job.outputStride, job.maxDetections, job.scoreThreshold, job.nmsRadius);
+  } finally {
+    tf.dispose([scores, offsets, fwd, bwd]);
+  }
+}
+
+async function estimate(net, job) {
+  const bytes = fs.readFileSync(job.image.path);
+  const image = tf.tensor3d(new Uint8Array(bytes), job.image.shape, 'int32');
+  try {
+    if (job.single) {
+      return [await net.estimateSinglePose(image, { flipHorizontal: false })];
+    }
+    return await net.estimateMultiplePoses(image, {
+      flipHorizontal: false,
+      maxDetections: job.maxDetections,
+      scoreThreshold: job.scoreThreshold,
+      nmsRadius: job.nmsRadius,
+    });
+  } finally {
+    image.dispose();
+  }
+}
+
+async function main() {
+  const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const backend = request.backend || 'cpu';
+  if (backend === 'wasm') {
+    require('@tensorflow/tfjs-backend-wasm');
+  }
+  if (!(await tf.setBackend(backend))) {
+    throw new Error(`backend ${backend} did not initialise`);
+  }
+  await tf.ready();
+  const poses = [];
+  const milliseconds = [];
+  if (request.mode === 'decode') {
+    for (const job of request.jobs) {
+      poses.push(await decode(job));
+    }
+  } else if (request.mode === 'estimate') {
+    const net = await posenet.load({
+      architecture: 'MobileNetV1',
+      outputStride: request.outputStride,
+      multiplier: request.multiplier,
+      inputResolution: request.inputResolution,
+      modelUrl: fileIOHandler(request.model, { dynamicInput: true, posenetOutputOrder: true }),
+    });
+    for (const job of request.jobs) {
+      const start = performance.now();
+      poses.push(await estimate(net, job));
+      milliseconds.push(performance.now() - start);
+    }
+  } else {
+    throw new Error(`unknown mode ${request.mode}`);
+  }
+  fs.writeFileSync(request.outFile, JSON.stringify({ poses, milliseconds, backend: tf.getBackend() }));
+}
+
+main().catch((error) => {
+  console.error(`ERROR: ${error && error.message ? error.message : String(error)}`);
+  console.error(error && error.stack ? error.stack : '');
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+"""@tensorflow-models/posenet 2.2.2 in node: the reference our decoder and pipeline are checked against."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .decode import Keypoint, Pose
+from .runtime import run_node_script, write_float32
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    output_stride: int = 16
+    single: bool = False
+    max_detections: int = 10
+    score_threshold: float = 0.5
+    nms_radius: float = 20
+
+    def to_js(self) -> dict:
+        return {
+            "outputStride": self.output_stride,
+            "single": self.single,
+            "maxDetections": self.max_detections,
+            "scoreThreshold": self.score_threshold,
+            "nmsRadius": self.nms_radius,
+        }
+
+
+def pose_from_js(pose: dict) -> Pose:
+    keypoints = tuple(
+        Keypoint(k["part"], float(k["position"]["x"]), float(k["position"]["y"]), float(k["score"]))
+        for k in pose["keypoints"]
+    )
+    return Pose(float(pose["score"]), keypoints)
+
+
+class PosenetJs:
+    """Runs posenet 2.2.2's own code in a node subprocess; one process per call, many jobs per process."""
+
+    def __init__(self, timeout: float = 900) -> None:
+        self.timeout = timeout
+        self.milliseconds: list[float] = []
+
+    def decode(self, tensor_sets: Sequence[dict[str, np.ndarray]], settings: DecodeSettings) -> list[list[Pose]]:
+        """posenet's decodeMultiplePoses / decodeSinglePose on given [H, W, C] tensors
+        (keys: scores, offsets, fwd, bwd)."""
+        with tempfile.TemporaryDirectory(prefix="posenet-decode-") as work:
+            jobs = []
+            for index, tensors in enumerate(tensor_sets):
+                job = {key: write_float32(Path(work) / f"{index}_{key}.bin", tensors[key]) for key in ("scores", "offsets", "fwd", "bwd")}
+                jobs.append({**job, **settings.to_js()})
+            request = {"mode": "decode", "outFile": str(Path(work) / "poses.json"), "jobs": jobs}
+            return self._poses(request, "posenet decoders")
+
+    def estimate(
+        self,
+        model_json: str | Path,
+        images: Sequence[np.ndarray],
+        settings: DecodeSettings,
+        input_resolution: int = 257,
+        multiplier: float = 0.75,
+        backend: str = "cpu",
+    ) -> list[list[Pose]]:
+        """posenet.load({modelUrl}) then estimateMultiplePoses / estimateSinglePose on RGB uint8 photos."""
+        with tempfile.TemporaryDirectory(prefix="posenet-estimate-") as work:
+            jobs = []
+            for index, image in enumerate(images):
+                path = Path(work) / f"{index}.rgb"
+                np.ascontiguousarray(image, dtype=np.uint8).tofile(path)
+                jobs.append({"image": {"path": str(path), "shape": list(image.shape)}, **settings.to_js()})
+            request = {
+                "mode": "estimate",
+                "outFile": str(Path(work) / "poses.json"),
+                "backend": backend,
+                "model": str(Path(model_json).resolve()),
+                "outputStride": settings.output_stride,
+                "multiplier": multiplier,
+                "inputResolution": input_resolution,
+                "jobs": jobs,
+            }
+            return self._poses(request, f"{model_json} in posenet ({backend} backend)")
+
+    def _poses(self, request: dict, label: str) -> list[list[Pose]]:
+        result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, label)
+        self.milliseconds = result["milliseconds"]
+        return [[pose_from_js(pose) for pose in poses] for poses in result["poses"]]

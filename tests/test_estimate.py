@@ -1,0 +1,117 @@
+"""Photos -> poses end to end: against posenet 2.2.2's estimateMultiplePoses in node, and the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posenet_port.decode import DecodeError
+from posenet_port.estimator import DecodeOptions, PoseEstimator
+from posenet_port.posenet_js import DecodeSettings, PosenetJs
+from posenet_port.preprocess import load_image
+from posenet_port.weights import SHIPPED_WEIGHTS
+
+from conftest import photo_paths
+
+REPO = Path(__file__).resolve().parent.parent
+KEYPOINT_TOLERANCE = 2.0  # px, keypoints with score > 0.5
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [load_image(path) for path in photo_paths()]
+
+
+@pytest.fixture(scope="module")
+def estimator(shipped_weights):
+    return PoseEstimator()
+
+
+def max_keypoint_distance(ours, theirs, min_score=0.5) -> float:
+    assert len(ours) == len(theirs)
+    distances = [
+        max(abs(a.x - b.x), abs(a.y - b.y))
+        for p, q in zip(ours, theirs)
+        for a, b in zip(p.keypoints, q.keypoints)
+        if a.score > min_score
+    ]
+    return max(distances, default=0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.node
+@pytest.mark.parametrize("single", [False, True], ids=["multi", "single"])
+def test_estimate_poses_matches_posenet_in_node(node_oracle, estimator, photos, single):
+    reference = PosenetJs().estimate(SHIPPED_WEIGHTS.model_path, photos, DecodeSettings(single=single))
+    for rgb, theirs in zip(photos, reference):
+        ours = estimator.estimate_poses(rgb, DecodeOptions(single=single))
+        assert [round(p.score, 5) for p in ours] == [round(p.score, 5) for p in theirs]
+        assert max_keypoint_distance(ours, theirs) <= KEYPOINT_TOLERANCE
+    assert len(reference[1]) == 1 if single else len(reference[1]) >= 5, "the Solvay photo: several poses"
+
+
+@pytest.mark.slow
+def test_frozen_graph_gives_the_same_poses_as_the_weights(estimator, frozen_pb, photos):
+    from_pb = PoseEstimator(frozen_pb)
+    assert from_pb.output_stride == 16
+    for rgb in photos:
+        ours, theirs = estimator.estimate_poses(rgb), from_pb.estimate_poses(rgb)
+        assert max_keypoint_distance(ours, theirs, min_score=0.0) <= 1e-3
+
+
+def test_stride_that_does_not_match_the_model_is_refused(frozen_pb, photos):
+    with pytest.raises(DecodeError, match="output stride 8 does not match the tensors"):
+        PoseEstimator(frozen_pb, input_size=257, output_stride=8).estimate_poses(photos[0])
+
+
+def run_estimate(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "posenet_port.estimate", *map(str, args)],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_cli_json_and_drawings(estimator, photos, tmp_path):
+    paths = photo_paths()
+    result = run_estimate(*paths, "--json", "--draw", tmp_path, "--heatmaps")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in records] == [str(p) for p in paths]
+    for record, rgb in zip(records, photos):
+        assert (record["height"], record["width"]) == rgb.shape[:2]
+        expected = estimator.estimate_poses(rgb)
+        assert [p["score"] for p in record["poses"]] == [p.score for p in expected]
+        overlay = cv2.imread(str(tmp_path / f"{Path(record['path']).stem}_poses.png"))
+        assert overlay.shape == rgb.shape
+        # Where a confident keypoint is, the overlay has drawn over the photo.
+        keypoint = max(expected[0].keypoints, key=lambda k: k.score)
+        y, x = round(keypoint.y), round(keypoint.x)
+        assert np.abs(overlay[y, x].astype(int) - rgb[y, x, ::-1].astype(int)).sum() > 30
+        figure = cv2.imread(str(tmp_path / f"{Path(record['path']).stem}_heatmaps.png"))
+        assert figure is not None and figure.shape[1] > 1000
+
+
+def empty_file(directory: Path) -> Path:
+    (directory / "empty.png").write_bytes(b"")
+    return directory / "empty.png"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d, "is a directory, expected a photo file"),
+        (lambda d: d / "missing.jpg", "missing.jpg: no such file"),
+        (empty_file, "empty.png: file is empty"),
+    ],
+)
+def test_cli_bad_photos_give_one_line_errors(tmp_path, make, message):
+    result = run_estimate(make(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr and "error:" in result.stderr
+    assert "Traceback" not in result.stderr
