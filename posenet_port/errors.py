@@ -11,3 +11,7 @@ class WeightsError(PosenetPortError):
 
 class ConfigError(PosenetPortError, ValueError):
     """An invalid setting: multiplier, output stride, input size."""
+
+
+class ModelFileError(PosenetPortError):
+    """A model artifact (.pb, SavedModel, .tflite, model.json) that cannot be read, run, or is not PoseNet."""

@@ -52,7 +52,7 @@ def load_runner(model: str | Path | None, output_stride: int | None) -> tuple[Ru
     if model is not None and Path(model).suffix in FROZEN_GRAPH_SUFFIXES:
         from .runtime import FrozenGraphRunner
 
-        return FrozenGraphRunner(model), None  # the stride follows from the output grid
+        return FrozenGraphRunner.for_model(model), None  # the stride follows from the output grid
     from .graph import build_model
     from .weights import load_weights
 

@@ -11,66 +11,71 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
-from google.protobuf.message import DecodeError
 
 from .architecture import HEAD_NAMES
-from .errors import PosenetPortError
+from .errors import ModelFileError, PosenetPortError
 from .graph import INPUT_NAME, OUTPUT_NAMES
+from .nodes import identify_roles, read_graph_def, read_model
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ModelFileError(PosenetPortError):
-    """A model artifact (.pb, SavedModel, model.json) that cannot be read or run."""
 
 
 class NodeUnavailableError(PosenetPortError):
     """Node.js or the repo's npm packages are missing, so real TensorFlow.js cannot run."""
 
 
-def read_graph_def(path: str | Path) -> tf.compat.v1.GraphDef:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a frozen graph .pb file") from None
-    graph_def = tf.compat.v1.GraphDef()
-    try:
-        graph_def.ParseFromString(data)
-    except (DecodeError, RuntimeWarning, ValueError) as error:
-        raise ModelFileError(f"{path}: not a TensorFlow GraphDef ({error})") from None
-    if not data or not graph_def.node:
-        raise ModelFileError(f"{path}: not a TensorFlow GraphDef (no nodes)")
-    return graph_def
-
-
 class FrozenGraphRunner:
-    """A frozen GraphDef pruned to its input and output tensors, run as a TF2 function."""
+    """A frozen GraphDef pruned to its input and output tensors, run as a TF2 function.
+
+    `outputs` maps the canonical names (heatmap_2, offset_2, ...) to this graph's nodes; `for_model` finds them
+    with `nodes.identify_roles`, so graphs with any naming work.
+    """
 
     def __init__(
         self,
         graph: str | Path | tf.compat.v1.GraphDef,
         input_name: str = INPUT_NAME,
-        output_names: Sequence[str] = OUTPUT_NAMES,
+        outputs: Mapping[str, str] | None = None,
     ) -> None:
         graph_def = graph if isinstance(graph, tf.compat.v1.GraphDef) else read_graph_def(graph)
+        outputs = dict(outputs or {name: name for name in OUTPUT_NAMES})
         known = {node.name for node in graph_def.node}
-        missing = [name for name in (input_name, *output_names) if name not in known]
+        missing = [name for name in (input_name, *outputs.values()) if name not in known]
         if missing:
-            raise ModelFileError(f"graph has no node(s) {', '.join(missing)}")
+            raise ModelFileError(
+                f"graph has no node(s) {', '.join(missing)}; run `python tools/list_nodes.py MODEL` to see its nodes"
+            )
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-        self.output_names = tuple(output_names)
+        self.output_names = tuple(outputs)
         self._function = wrapped.prune(
             wrapped.graph.as_graph_element(f"{input_name}:0"),
-            [wrapped.graph.as_graph_element(f"{name}:0") for name in output_names],
+            [wrapped.graph.as_graph_element(f"{node}:0") for node in outputs.values()],
         )
+
+    @classmethod
+    def for_model(cls, path: str | Path) -> FrozenGraphRunner:
+        """A runner for any PoseNet frozen graph, its nodes found by their role rather than their names."""
+        roles = identify_roles(read_model(path))
+        if roles.displacements_ambiguous:
+            raise ModelFileError(
+                f"{path}: the two displacement outputs ({roles.displacement_fwd.node}, {roles.displacement_bwd.node}) "
+                "have names that do not say which is forward; decoding would be a guess. Rename them "
+                "(…fwd… / …bwd…) or export the model with posenet_port"
+            )
+        outputs = {
+            "heatmap_2": roles.heatmap.node,
+            "offset_2": roles.offsets.node,
+            "displacement_fwd_2": roles.displacement_fwd.node,
+            "displacement_bwd_2": roles.displacement_bwd.node,
+        }
+        if roles.heatmap_sigmoid:
+            outputs["heatmap"] = roles.heatmap_sigmoid
+        return cls(path, roles.image.node, outputs)
 
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         results = self._function(tf.convert_to_tensor(image, tf.float32))
