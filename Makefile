@@ -7,7 +7,7 @@ NODE_READY := node_modules/.installed
 
 .PHONY: rebuild test test-quick clean
 
-rebuild: $(PY_READY)
+rebuild: $(PY_READY) $(NODE_READY)
 	$(PY) -m posenet_port.rebuild
 
 test: $(PY_READY) $(NODE_READY)

@@ -19,9 +19,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("photos", nargs="+", type=Path, help="photo files (jpg, png, ...)")
     parser.add_argument(
         "--model", type=Path, default=None,
-        help="tfjs weights (model.json / manifest.json / folder) or a frozen .pb; default: the shipped weights",
+        help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
     )
-    parser.add_argument("--input-size", type=int, default=257, help="network input size, k * stride + 1 (default: 257)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="network input size, k * stride + 1 (default: 257, or the size a .tflite model takes)")
     parser.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=None,
                         help="output stride (weights: default 16; a .pb: read from the model)")
     parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")

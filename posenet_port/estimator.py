@@ -13,11 +13,13 @@ from typing import Callable
 import numpy as np
 
 from .architecture import check_input_size
+from .errors import ConfigError
 from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
 from .preprocess import Letterbox, preprocess
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
 FROZEN_GRAPH_SUFFIXES = (".pb",)
+DEFAULT_INPUT_SIZE = 257
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,27 @@ def heatmap_scores(outputs: dict[str, np.ndarray]) -> np.ndarray:
     return (np.float32(1) / (np.float32(1) + np.exp(-logits))).astype(np.float32)
 
 
-def load_runner(model: str | Path | None, output_stride: int | None) -> tuple[Runner, int | None]:
+def network_outputs(outputs: dict[str, np.ndarray], letterbox: Letterbox, output_stride: int) -> NetworkOutputs:
+    """Raw outputs of any runner -> validated [H, W, C] tensors with sigmoid scores, for decoding."""
+    tensors = check_tensors(
+        heatmap_scores(outputs), outputs["offset_2"],
+        (outputs["displacement_fwd_2"], outputs["displacement_bwd_2"]), output_stride,
+    )
+    check_stride(tensors[0].shape[:2], (letterbox.input_height, letterbox.input_width), output_stride)
+    return NetworkOutputs(*tensors, letterbox)
+
+
+def load_runner(model: str | Path | None, output_stride: int | None, threads: int = 2) -> tuple[Runner, int | None]:
     """A callable on preprocessed batches, and the output stride if the model states it."""
-    if model is not None and Path(model).suffix in FROZEN_GRAPH_SUFFIXES:
+    suffix = Path(model).suffix if model is not None else ""
+    if suffix in FROZEN_GRAPH_SUFFIXES:
         from .runtime import FrozenGraphRunner
 
         return FrozenGraphRunner.for_model(model), None  # the stride follows from the output grid
+    if suffix == ".tflite":
+        from .runtime import LiteRTRunner
+
+        return LiteRTRunner(model, threads), None
     from .graph import build_model
     from .weights import load_weights
 
@@ -66,11 +83,16 @@ class PoseEstimator:
     def __init__(
         self,
         model: str | Path | None = None,
-        input_size: int = 257,
+        input_size: int | None = None,
         output_stride: int | None = None,
         stretch: bool = False,
+        threads: int = 2,
     ) -> None:
-        self.runner, stated_stride = load_runner(model, output_stride)
+        self.runner, stated_stride = load_runner(model, output_stride, threads)
+        fixed_size = getattr(self.runner, "input_size", None)  # a TFLite model has one input size
+        if fixed_size and input_size not in (None, fixed_size):
+            raise ConfigError(f"{model} takes {fixed_size}x{fixed_size} inputs only; drop --input-size or use {fixed_size}")
+        input_size = input_size or fixed_size or DEFAULT_INPUT_SIZE
         self.output_stride = output_stride or stated_stride or self._probe_stride(input_size)
         self.input_size = check_input_size(input_size, self.output_stride)
         self.stretch = stretch
@@ -81,13 +103,7 @@ class PoseEstimator:
 
     def infer(self, image: np.ndarray, color_order: str = "rgb") -> NetworkOutputs:
         batch, letterbox = preprocess(image, self.input_size, self.stretch, color_order)
-        outputs = self.runner(batch)
-        tensors = check_tensors(
-            heatmap_scores(outputs), outputs["offset_2"],
-            (outputs["displacement_fwd_2"], outputs["displacement_bwd_2"]), self.output_stride,
-        )
-        check_stride(tensors[0].shape[:2], (self.input_size, self.input_size), self.output_stride)
-        return NetworkOutputs(*tensors, letterbox)
+        return network_outputs(self.runner(batch), letterbox, self.output_stride)
 
     def decode(self, outputs: NetworkOutputs, options: DecodeOptions = DecodeOptions()) -> list[Pose]:
         if options.single:

@@ -23,6 +23,8 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     work = temp if directory else temp / target.name
     try:
         yield work
+        if directory:
+            os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; a published folder should not be
         _replace(work, target)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
@@ -37,6 +39,12 @@ def _replace(source: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(source, target)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_bytes_atomic(target: str | Path, data: bytes) -> Path:

@@ -54,7 +54,8 @@ class PosenetJs:
                 job = {key: write_float32(Path(work) / f"{index}_{key}.bin", tensors[key]) for key in ("scores", "offsets", "fwd", "bwd")}
                 jobs.append({**job, **settings.to_js()})
             request = {"mode": "decode", "outFile": str(Path(work) / "poses.json"), "jobs": jobs}
-            return self._poses(request, "posenet decoders")
+            result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, "posenet decoders")
+            return [[pose_from_js(pose) for pose in poses] for poses in result["poses"]]
 
     def estimate(
         self,
@@ -64,8 +65,23 @@ class PosenetJs:
         input_resolution: int = 257,
         multiplier: float = 0.75,
         backend: str = "cpu",
+        fix_model: bool = True,
     ) -> list[list[Pose]]:
-        """posenet.load({modelUrl}) then estimateMultiplePoses / estimateSinglePose on RGB uint8 photos."""
+        """posenet.load({modelUrl}) then estimateMultiplePoses / estimateSinglePose on RGB uint8 photos.
+        `fix_model` adapts models exported elsewhere (see posenet_run.js); our own exports need none."""
+        return self.estimate_many([model_json], images, settings, input_resolution, multiplier, backend, fix_model)[0]
+
+    def estimate_many(
+        self,
+        models: Sequence[str | Path],
+        images: Sequence[np.ndarray],
+        settings: DecodeSettings,
+        input_resolution: int = 257,
+        multiplier: float = 0.75,
+        backend: str = "cpu",
+        fix_model: bool = False,
+    ) -> list[list[list[Pose]]]:
+        """Several models in one node process: poses per model, per image."""
         with tempfile.TemporaryDirectory(prefix="posenet-estimate-") as work:
             jobs = []
             for index, image in enumerate(images):
@@ -76,15 +92,14 @@ class PosenetJs:
                 "mode": "estimate",
                 "outFile": str(Path(work) / "poses.json"),
                 "backend": backend,
-                "model": str(Path(model_json).resolve()),
+                "models": [str(Path(model).resolve()) for model in models],
+                "fixModel": fix_model,
                 "outputStride": settings.output_stride,
                 "multiplier": multiplier,
                 "inputResolution": input_resolution,
                 "jobs": jobs,
             }
-            return self._poses(request, f"{model_json} in posenet ({backend} backend)")
-
-    def _poses(self, request: dict, label: str) -> list[list[Pose]]:
-        result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, label)
-        self.milliseconds = result["milliseconds"]
-        return [[pose_from_js(pose) for pose in poses] for poses in result["poses"]]
+            label = f"{', '.join(map(str, models))} in posenet ({backend} backend)"
+            result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, label)
+            self.milliseconds = result["milliseconds"]
+            return [[[pose_from_js(p) for p in poses] for poses in per_model] for per_model in result["poses"]]

@@ -22,12 +22,12 @@ def run_rebuild(*args, cwd=REPO):
 
 @pytest.mark.slow
 def test_rebuild_writes_frozen_graph_and_saved_model(model, tmp_path):
-    result = run_rebuild("--out", str(tmp_path))
+    result = run_rebuild("--out", str(tmp_path), "--formats", "none")
     assert result.returncode == 0, result.stderr
     frozen = tmp_path / "posenet_mobilenet_v1_075_stride16.pb"
     saved = tmp_path / "posenet_mobilenet_v1_075_stride16_savedmodel"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [frozen.name, saved.name]
-    for line in ("[4/4] writing the SavedModel", "frozen graph", "SavedModel", "done in"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", frozen.name, saved.name]
+    for line in ("[4/4] writing the SavedModel", "frozen-graph", "savedmodel", "done in", "manifest:"):
         assert line in result.stdout
     image = np.random.default_rng(3).uniform(-1, 1, (1, 257, 257, 3)).astype(np.float32)
     expected = model(image)
@@ -38,7 +38,7 @@ def test_rebuild_writes_frozen_graph_and_saved_model(model, tmp_path):
 
 @pytest.mark.slow
 def test_rebuild_output_stride_8_names_its_artifacts(tmp_path):
-    result = run_rebuild("--output-stride", "8", "--out", str(tmp_path))
+    result = run_rebuild("--output-stride", "8", "--out", str(tmp_path), "--formats", "none")
     assert result.returncode == 0, result.stderr
     outputs = FrozenGraphRunner(tmp_path / "posenet_mobilenet_v1_075_stride8.pb")(np.zeros((1, 129, 129, 3), np.float32))
     assert outputs["heatmap"].shape == (1, 17, 17, 17)

@@ -4,9 +4,11 @@
 // Usage: node posenet_run.js REQUEST.json   (writes REQUEST.outFile)
 //   {mode: "decode", outFile, jobs: [{scores, offsets, fwd, bwd: {path, shape}, outputStride, single,
 //                                     maxDetections, scoreThreshold, nmsRadius}]}
-//   {mode: "estimate", outFile, backend, model, outputStride, multiplier, inputResolution,
-//    jobs: [{image: {path, shape: [H, W, 3]} (raw RGB uint8), single, maxDetections, scoreThreshold, nmsRadius}]}
-// Result: {poses: [[pose, ...] per job], backend}
+//   {mode: "estimate", outFile, backend, models: [model.json, ...], fixModel, outputStride, multiplier,
+//    inputResolution, jobs: [{image: {path, shape: [H, W, 3]} (raw RGB uint8), single, maxDetections, ...}]}
+//   fixModel relaxes a fixed input shape and sorts the outputs into posenet's order (for models exported
+//   elsewhere, like the shipped one); our own exports must load as they are.
+// Result: {poses: [[pose, ...] per job] (decode) or [[[pose, ...] per job] per model] (estimate), backend}
 'use strict';
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
@@ -68,17 +70,25 @@ async function main() {
       poses.push(await decode(job));
     }
   } else if (request.mode === 'estimate') {
-    const net = await posenet.load({
-      architecture: 'MobileNetV1',
-      outputStride: request.outputStride,
-      multiplier: request.multiplier,
-      inputResolution: request.inputResolution,
-      modelUrl: fileIOHandler(request.model, { dynamicInput: true, posenetOutputOrder: true }),
-    });
-    for (const job of request.jobs) {
-      const start = performance.now();
-      poses.push(await estimate(net, job));
-      milliseconds.push(performance.now() - start);
+    // One process for several models: tfjs and the wasm backend start once.
+    for (const model of request.models) {
+      const net = await posenet.load({
+        architecture: 'MobileNetV1',
+        outputStride: request.outputStride,
+        multiplier: request.multiplier,
+        inputResolution: request.inputResolution,
+        modelUrl: fileIOHandler(model, request.fixModel ? { dynamicInput: true, posenetOutputOrder: true } : {}),
+      });
+      const modelPoses = [];
+      const modelMilliseconds = [];
+      for (const job of request.jobs) {
+        const start = performance.now();
+        modelPoses.push(await estimate(net, job));
+        modelMilliseconds.push(performance.now() - start);
+      }
+      net.dispose();
+      poses.push(modelPoses);
+      milliseconds.push(modelMilliseconds);
     }
   } else {
     throw new Error(`unknown mode ${request.mode}`);
