@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -139,8 +139,9 @@ def _root_candidates(scores: np.ndarray, score_threshold: float) -> tuple[np.nda
     return ys, xs, ks, scores[ys, xs, ks]
 
 
-def max_heap_order(values: Sequence[float]) -> list[int]:
-    """The order posenet's MaxHeap dequeues items enqueued in index order (replayed exactly)."""
+def max_heap_order(values: Sequence[float]) -> Iterator[int]:
+    """The order posenet's MaxHeap dequeues items enqueued in index order (replayed exactly, lazily: decoding
+    usually stops long before the heap is empty)."""
     heap: list[int] = []
     for index in range(len(values)):
         heap.append(index)
@@ -148,9 +149,8 @@ def max_heap_order(values: Sequence[float]) -> list[int]:
         while k > 0 and values[heap[k // 2]] < values[heap[k]]:
             heap[k // 2], heap[k] = heap[k], heap[k // 2]
             k //= 2
-    order = []
     while heap:
-        order.append(heap[0])
+        yield heap[0]
         last = len(heap) - 1
         heap[0], heap[last] = heap[last], heap[0]
         heap.pop()
@@ -163,13 +163,12 @@ def max_heap_order(values: Sequence[float]) -> list[int]:
                 break
             heap[k], heap[j] = heap[j], heap[k]
             k = j
-    return order
 
 
-def _dequeue_order(root_scores: np.ndarray) -> np.ndarray:
+def _dequeue_order(root_scores: np.ndarray) -> Iterator[int]:
     if np.unique(root_scores).size == root_scores.size:
-        return np.argsort(-root_scores, kind="stable")  # distinct scores: any max-heap gives this order
-    return np.array(max_heap_order(root_scores.tolist()), dtype=np.intp)
+        return iter(np.argsort(-root_scores, kind="stable").tolist())  # distinct scores: any max-heap gives this
+    return max_heap_order(root_scores.tolist())
 
 
 class _PoseTracer:
@@ -244,8 +243,6 @@ def decode_multiple_poses(
         heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride
     )
     ys, xs, ks, root_scores = _root_candidates(scores, score_threshold)
-    order = _dequeue_order(root_scores)
-    ys, xs, ks, root_scores = ys[order], xs[order], ks[order], root_scores[order].astype(np.float64)
     roots = np.stack(
         [ys * output_stride + offsets[ys, xs, ks].astype(np.float64),
          xs * output_stride + offsets[ys, xs, ks + NUM_KEYPOINTS].astype(np.float64)],
@@ -256,12 +253,11 @@ def decode_multiple_poses(
     suppressed = np.zeros(len(roots), dtype=bool)
     found = np.empty((max_detections, NUM_KEYPOINTS, 2))
     poses: list[Pose] = []
-    candidate = 0
-    while len(poses) < max_detections:
-        remaining = np.flatnonzero(~suppressed[candidate:])
-        if remaining.size == 0:
+    for candidate in _dequeue_order(root_scores):
+        if len(poses) == max_detections:
             break
-        candidate += int(remaining[0])
+        if suppressed[candidate]:
+            continue
         root_y, root_x = roots[candidate].tolist()
         positions, keypoint_scores = tracer.trace(int(ks[candidate]), root_y, root_x, float(root_scores[candidate]))
         # Pose score: keypoints not within the radius of the same keypoint of an earlier pose, averaged over 17.
@@ -271,7 +267,6 @@ def decode_multiple_poses(
         poses.append(_pose(score, positions, keypoint_scores))
         # Part-based NMS: later roots near this pose's keypoint of the same part are never decoded.
         suppressed |= _squared_distances(positions[ks], roots) <= squared_radius
-        candidate += 1
     return poses
 
 

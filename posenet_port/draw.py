@@ -33,7 +33,6 @@ def draw_poses(image_bgr: np.ndarray, poses: Sequence[Pose], min_score: float = 
         for point, shown in zip(points, visible):
             if shown:
                 cv2.circle(canvas, point, radius, color, -1, cv2.LINE_AA)
-                cv2.circle(canvas, point, radius, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
 
 

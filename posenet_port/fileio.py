@@ -14,20 +14,37 @@ from typing import Iterator
 TEMP_MARK = ".tmp-"
 
 
+class AtomicOutput:
+    """A temporary path beside `target` that becomes `target` on `commit()` and vanishes on `discard()`;
+    for outputs written over time (a video, a log) rather than inside one `with` block."""
+
+    def __init__(self, target: str | Path, directory: bool = False) -> None:
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._holder = Path(tempfile.mkdtemp(prefix=f"{self.target.name}{TEMP_MARK}", dir=self.target.parent))
+        self.directory = directory
+        self.temp = self._holder if directory else self._holder / self.target.name
+
+    def commit(self) -> Path:
+        if self.directory:
+            os.chmod(self.temp, 0o777 & ~_umask())  # mkdtemp makes it private; a published folder should not be
+        _replace(self.temp, self.target)
+        self.discard()
+        return self.target
+
+    def discard(self) -> None:
+        shutil.rmtree(self._holder, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f"{target.name}{TEMP_MARK}", dir=target.parent))
-    work = temp if directory else temp / target.name
+    output = AtomicOutput(target, directory)
     try:
-        yield work
-        if directory:
-            os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; a published folder should not be
-        _replace(work, target)
+        yield output.temp
+        output.commit()
     finally:
-        shutil.rmtree(temp, ignore_errors=True)
+        output.discard()
 
 
 def _replace(source: Path, target: Path) -> None:

@@ -57,19 +57,11 @@ class PosenetJs:
             result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, "posenet decoders")
             return [[pose_from_js(pose) for pose in poses] for poses in result["poses"]]
 
-    def estimate(
-        self,
-        model_json: str | Path,
-        images: Sequence[np.ndarray],
-        settings: DecodeSettings,
-        input_resolution: int = 257,
-        multiplier: float = 0.75,
-        backend: str = "cpu",
-        fix_model: bool = True,
-    ) -> list[list[Pose]]:
-        """posenet.load({modelUrl}) then estimateMultiplePoses / estimateSinglePose on RGB uint8 photos.
-        `fix_model` adapts models exported elsewhere (see posenet_run.js); our own exports need none."""
-        return self.estimate_many([model_json], images, settings, input_resolution, multiplier, backend, fix_model)[0]
+    def estimate(self, model_json: str | Path, images: Sequence[np.ndarray], settings: DecodeSettings, **options) -> list[list[Pose]]:
+        """posenet.load({modelUrl}) then estimateMultiplePoses / estimateSinglePose on RGB uint8 photos; `options`
+        as `estimate_many`, except that `fix_model` defaults to True (for models exported elsewhere, see
+        posenet_run.js; our own exports need no fix-up)."""
+        return self.estimate_many([model_json], images, settings, **{"fix_model": True, **options})[0]
 
     def estimate_many(
         self,

@@ -113,8 +113,10 @@ def _corner(pixels: np.ndarray, width: int, rows: np.ndarray, cols: np.ndarray, 
     """One bilinear corner for every output pixel. `pixels` holds each RGB pixel as one 3-byte item, so a
     gather moves whole pixels (several times faster than indexing the HxWx3 array)."""
     gathered = np.take(pixels, rows[:, None] * width + cols[None, :]).view(np.uint8)
-    values = gathered.reshape(len(rows), len(cols), 3).astype(np.float64)
-    values[~(valid_rows[:, None] & valid_cols[None, :])] = 0.0  # the padding is zeros
+    values = gathered.reshape(len(rows), len(cols) * 3).astype(np.float64)  # rows of RGBRGB...: long inner loops
+    # The padding is zeros; it is whole rows and columns, so clear those rather than mask every pixel.
+    values[~valid_rows] = 0.0
+    values[:, np.repeat(~valid_cols, 3)] = 0.0
     return values
 
 
@@ -126,7 +128,7 @@ def resize_bilinear(image: np.ndarray, height: int, width: int, padding: tuple[i
     c = _axis_samples(image.shape[1], left, right, width)
     pixels = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1).view(np.dtype((np.void, 3)))
     w = image.shape[1]
-    col_fraction, row_fraction = c.fraction[None, :, None], r.fraction[:, None, None]
+    col_fraction, row_fraction = np.repeat(c.fraction, 3)[None, :], r.fraction[:, None]
     # a + (b - a) * f, in place: the same float64 operations as tfjs, with four buffers instead of a dozen.
     upper = _corner(pixels, w, r.low, c.low, r.valid_low, c.valid_low)
     right = _corner(pixels, w, r.low, c.high, r.valid_low, c.valid_high)
@@ -141,7 +143,7 @@ def resize_bilinear(image: np.ndarray, height: int, width: int, padding: tuple[i
     lower -= upper
     lower *= row_fraction
     upper += lower
-    return upper.astype(np.float32)
+    return upper.astype(np.float32).reshape(height, width, 3)
 
 
 def pad_and_resize(rgb: np.ndarray, input_height: int, input_width: int, stretch: bool = False) -> tuple[np.ndarray, Letterbox]:
@@ -152,8 +154,13 @@ def pad_and_resize(rgb: np.ndarray, input_height: int, input_width: int, stretch
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:
-    """MobileNet's input scaling, in float32 as tfjs does it."""
-    return pixels.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+    """MobileNet's input scaling, in float32 as tfjs does it, as a [1, H, W, 3] batch (a BGR view is flipped
+    by the one copy)."""
+    batch = np.empty((1, *pixels.shape), np.float32)
+    batch[0] = pixels
+    batch /= np.float32(127.5)
+    batch -= np.float32(1.0)
+    return batch
 
 
 def preprocess(
@@ -169,7 +176,7 @@ def preprocess(
     pixels, box = pad_and_resize(channels, input_height, input_width, stretch)
     if color_order == "bgr":
         pixels = pixels[:, :, ::-1]
-    return normalize(pixels)[None], box
+    return normalize(pixels), box
 
 
 def load_image(path: str | Path) -> np.ndarray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError, PosenetPortError
 from ..fileio import atomic_path
 from ..nodes import identify_roles, read_graph_def, read_model
+from . import variants
 
 CHANNEL_SCALE_SUFFIX = "/channel_scale"
 
@@ -32,21 +32,12 @@ class TensorflowjsMissingError(PosenetPortError):
     """The tensorflowjs converter is not installed."""
 
 
-@dataclass(frozen=True)
-class TfjsVariant:
-    name: str
-    description: str
-
-
-TFJS_VARIANTS = {
-    v.name: v
-    for v in (
-        TfjsVariant("float32", "float32 weights"),
-        TfjsVariant("float16", "float16 weights"),
-        TfjsVariant("uint16", "uint16 affine-quantized weights"),
-        TfjsVariant("uint8-mixed", "per-channel-normalised uint8 pointwise kernels, float16 elsewhere"),
-    )
-}
+TFJS_VARIANTS = variants(
+    ("float32", "float32 weights"),
+    ("float16", "float16 weights"),
+    ("uint16", "uint16 affine-quantized weights"),
+    ("uint8-mixed", "per-channel-normalised uint8 pointwise kernels, float16 elsewhere"),
+)
 
 
 def require_tensorflowjs() -> None:

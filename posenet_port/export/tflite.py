@@ -6,7 +6,6 @@ photos passed through the same `preprocess` as inference.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -16,25 +15,17 @@ from ..errors import ConfigError, ModelFileError
 from ..fileio import write_bytes_atomic
 from ..nodes import identify_roles, read_model
 from ..preprocess import ImageError, load_image, preprocess
+from . import variants
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
-@dataclass(frozen=True)
-class TfliteVariant:
-    name: str
-    description: str
-
-
-TFLITE_VARIANTS = {
-    v.name: v
-    for v in (
-        TfliteVariant("float32", "float32 weights and activations"),
-        TfliteVariant("dynamic-range", "int8 weights, float activations"),
-        TfliteVariant("float16", "float16 weights"),
-        TfliteVariant("int8", "full integer: int8 weights and activations, calibrated on real photos"),
-    )
-}
+TFLITE_VARIANTS = variants(
+    ("float32", "float32 weights and activations"),
+    ("dynamic-range", "int8 weights, float activations"),
+    ("float16", "float16 weights"),
+    ("int8", "full integer: int8 weights and activations, calibrated on real photos"),
+)
 
 
 def augmented_views(rgb: np.ndarray) -> list[np.ndarray]:

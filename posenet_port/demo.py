@@ -1,0 +1,91 @@
+"""python -m posenet_port.demo: live pose estimation from a camera, a video file or a folder of photos."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .artifacts import MANIFEST_NAME
+from .cli import keep_freed_memory, run_cli
+from .samples import REPO_ROOT
+
+# Fastest first, as measured by `python -m posenet_port.bench` (BENCHMARKS.md).
+PREFERRED_ARTIFACTS = ("tflite-int8", "tflite-float32", "tflite-float16", "tflite-dynamic-range")
+
+
+def default_model(build_dir: Path = REPO_ROOT / "build") -> Path | None:
+    """The fastest model `rebuild` wrote that passed its checks; None means the shipped weights."""
+    manifest = build_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        return None
+    artifacts = {a["name"]: a for a in json.loads(manifest.read_text()).get("artifacts", [])}
+    for name in PREFERRED_ARTIFACTS:
+        artifact = artifacts.get(name)
+        if artifact and artifact.get("check", {}).get("status") == "PASS" and (build_dir / artifact["path"]).is_file():
+            return build_dir / artifact["path"]
+    return None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m posenet_port.demo",
+        description="Live PoseNet: skeletons, keypoints, frames per second and inference / decoding times on "
+        "every frame. Window keys: q or Esc quits, space pauses.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, default=None, metavar="N", help="camera index (default: 0)")
+    source.add_argument("--video", type=Path, help="a video file")
+    source.add_argument("--images", type=Path, metavar="DIR", help="a folder of photos")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="weights, a frozen .pb or a .tflite; default: the fastest model in build/ that passed "
+                        "its checks (see `make rebuild`), else the shipped weights")
+    parser.add_argument("--input-size", type=int, default=None, help="network input size (default: 257)")
+    parser.add_argument("--single", action="store_true", help="single-pose decoding")
+    parser.add_argument("--max-poses", type=int, default=10)
+    parser.add_argument("--score-threshold", type=float, default=0.5)
+    parser.add_argument("--nms-radius", type=float, default=20)
+    parser.add_argument("--min-keypoint-score", type=float, default=0.5, help="keypoints drawn from this score")
+    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads (default: 2)")
+    parser.add_argument("--output", type=Path,
+                        help="annotated video (.mp4 or .avi) for --camera / --video; a folder for --images")
+    parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
+    parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    keep_freed_memory()
+    from .estimator import DecodeOptions, PoseEstimator
+    from .live import CaptureSource, DumpSink, ImageFolderSource, PhotoSink, VideoSink, WindowSink, run_loop
+
+    if args.images is not None:
+        source = ImageFolderSource(args.images)
+    else:
+        source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
+    model = args.model or default_model()
+    estimator = PoseEstimator(model, args.input_size, threads=args.threads)
+    print(f"model: {model or 'the shipped weights'}, input {estimator.input_size}, output stride "
+          f"{estimator.output_stride}", flush=True)
+    sinks = [] if args.no_display else [WindowSink()]
+    if args.output is not None:
+        sinks.append(PhotoSink(args.output) if args.images is not None else VideoSink(args.output, source.fps))
+    if args.dump is not None:
+        sinks.append(DumpSink(args.dump))
+    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames)
+    if stats.frames:
+        print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} fps; median inference "
+              f"{statistics.median(stats.inference_ms):.2f} ms, decode {statistics.median(stats.decode_ms):.2f} ms")
+    for path in (args.output, args.dump):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
