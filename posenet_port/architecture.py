@@ -4,7 +4,9 @@ Mirrors tfjs-models posenet 1.x `mobilenet.ts` (`mobileNet{50,75,100}Architectur
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ConfigError
@@ -124,3 +126,16 @@ def check_input_size(size: int, output_stride: int) -> int:
         f"input size {size} is not valid for output stride {output_stride}: valid sizes are "
         f"k * {output_stride} + 1 (nearest: {below} or {below + output_stride})"
     )
+
+
+def multiply_adds(widths: Sequence[int], input_size: int, output_stride: int, multiplier: float) -> int:
+    """Multiply-accumulates of one forward pass: conv0, 13 depthwise + pointwise pairs and the four heads."""
+    specs = layer_specs(multiplier, output_stride)
+    size = math.ceil(input_size / specs[0].stride)
+    total = size * size * 9 * 3 * widths[0]
+    channels = widths[0]
+    for spec, width in zip(specs[1:], widths[1:]):
+        size = math.ceil(size / spec.stride)
+        total += size * size * 9 * channels + size * size * channels * width
+        channels = width
+    return total + size * size * channels * sum(HEAD_CHANNELS.values())

@@ -19,10 +19,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .cli import keep_freed_memory, run_cli
-from .fileio import write_bytes_atomic
+from .fileio import atomic_path, write_bytes_atomic
 
 REPORT_MD = "BENCHMARKS.md"
 REPORT_JSON = "benchmarks.json"
+CHART = "benchmarks.png"
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,13 @@ class Section:
     title: str
     timings: list[Timing] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)  # per-artifact measurements (latency section)
 
 
 def machine() -> dict:
-    import tensorflow as tf
+    import importlib.metadata
+    import shutil
+    import subprocess
 
     cpu = platform.processor() or "unknown"
     try:
@@ -61,14 +65,17 @@ def machine() -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
+    facts = {"CPU": cpu, "cores": os.cpu_count(), "Python": platform.python_version()}
+    for package in ("numpy", "tensorflow", "ai-edge-litert", "tensorflowjs", "opencv-python-headless"):
+        try:
+            facts[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            facts[package] = "not installed"
+    node = shutil.which("node")
+    facts["node"] = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else "none"
+    facts["@tensorflow/tfjs"] = "4.22.0 (package-lock.json)"
+    facts["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return facts
 
 
 def bench_decode(runs: int) -> Section:
@@ -165,7 +172,235 @@ def measure_stats(label: str, samples_ms: list[float]) -> Timing:
     return Timing(label, statistics.median(samples_ms), float(p10), float(p90), len(samples_ms))
 
 
-SECTIONS: dict[str, Callable[[int], Section]] = {"decode": bench_decode, "demo": bench_demo}
+# --------------------------------------------------------------------------------------------------------------
+# Latency of every artifact, each measured in its own process (so peak memory is its own)
+# --------------------------------------------------------------------------------------------------------------
+
+SIZES = (257, 353)
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    label: str  # e.g. "TFLite int8"
+    kind: str  # frozen-graph, savedmodel, tflite
+    path: str
+    size: int
+    threads: int | None
+    runs: int
+
+
+def worker(spec: LatencySpec) -> dict:
+    """In a fresh process: network latency, end-to-end time per 640x480 frame, decode times, peak RSS."""
+    import cv2
+
+    from .decode import decode_multiple_poses, decode_single_pose
+    from .estimator import network_outputs
+    from .preprocess import load_image, preprocess
+    from .samples import SOLVAY_1927
+
+    keep_freed_memory()
+    run = _runner(spec)
+    frame = cv2.resize(load_image(SOLVAY_1927)[:, :1229], (640, 480), interpolation=cv2.INTER_AREA)
+    batch, box = preprocess(frame, spec.size)
+    network = measure("network", lambda: run(batch), spec.runs)
+    outputs = network_outputs(run(batch), box, 16)
+    tensors = (outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd)
+
+    def end_to_end():
+        frame_batch, frame_box = preprocess(frame, spec.size)
+        o = network_outputs(run(frame_batch), frame_box, 16)
+        return [p.scaled(frame_box) for p in decode_multiple_poses(o.scores, o.offsets, o.displacements_fwd, o.displacements_bwd, 16)]
+
+    return {
+        "network": asdict(network),
+        "end_to_end": asdict(measure("end to end", end_to_end, spec.runs)),
+        "decode_multi": asdict(measure("multi", lambda: decode_multiple_poses(*tensors, 16), spec.runs)),
+        "decode_single": asdict(measure("single", lambda: decode_single_pose(tensors[0], tensors[1], 16), spec.runs)),
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+
+
+def peak_rss_bytes() -> int:
+    """This process's own peak resident memory (VmHWM). Not getrusage: its ru_maxrss survives fork and exec, so
+    a child would report its parent's peak."""
+    with open("/proc/self/status") as status:
+        kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kilobytes * 1024
+
+
+def _runner(spec: LatencySpec):
+    if spec.kind == "tflite":
+        from .litert import LiteRTRunner
+
+        return LiteRTRunner(spec.path, threads=spec.threads or 2)
+    if spec.kind == "frozen-graph":
+        from .runtime import FrozenGraphRunner
+
+        return FrozenGraphRunner.for_model(spec.path)
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(spec.path).signatures["serving_default"]
+    return lambda batch: {k: v.numpy() for k, v in serving(image=tf.constant(batch)).items()}
+
+
+def _run_worker(spec: LatencySpec) -> dict:
+    import subprocess
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "posenet_port.bench", "--worker", json.dumps(asdict(spec))],
+        capture_output=True, text=True, timeout=900,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark worker for {spec.label} at {spec.size} failed: {completed.stderr[-800:]}")
+    return json.loads(lines[-1])
+
+
+def _build_paths(build_dir: Path) -> dict[str, Path]:
+    from .artifacts import MANIFEST_NAME
+    from .errors import ModelFileError
+
+    manifest = build_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        raise ModelFileError(f"{manifest} is missing: run `make rebuild` (or python -m posenet_port.rebuild) first")
+    return {a["name"]: build_dir / a["path"] for a in json.loads(manifest.read_text())["artifacts"]}
+
+
+def _tflite_at(size: int, paths: dict[str, Path], work: Path) -> dict[str, Path]:
+    """The TFLite models at `size`: rebuild's own at 257, converted here (same code, same calibration) otherwise."""
+    from .export.tflite import TFLITE_VARIANTS, calibration_photos, export_tflite, representative_inputs
+
+    if all(f"tflite-{v}" in paths and f"_{size}_" in paths[f"tflite-{v}"].name for v in TFLITE_VARIANTS):
+        return {v: paths[f"tflite-{v}"] for v in TFLITE_VARIANTS}
+    calibration = representative_inputs(calibration_photos(None), size)
+    return {
+        v: export_tflite(paths["frozen-graph"], work / f"{size}_{v}.tflite", v, size, calibration if v == "int8" else ())
+        for v in TFLITE_VARIANTS
+    }
+
+
+def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
+    """Every artifact at 257 and 353: latency, ratio to the TF frozen graph of the same run, GFLOP/s, end to end,
+    decoding, peak memory, size and the check report's drift."""
+    import tempfile
+
+    from .architecture import multiply_adds
+    from .artifacts import Artifact
+    from .weights import load_weights
+
+    paths = _build_paths(build_dir)
+    runs = max(runs, 50)
+    weights = load_weights()
+    drift = _check_drifts(build_dir)
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for size in SIZES:
+            print(f"  input {size} ...", flush=True)
+            macs = multiply_adds(weights.widths, size, 16, weights.multiplier)
+            specs = [LatencySpec("TF frozen graph", "frozen-graph", str(paths["frozen-graph"]), size, None, runs),
+                     LatencySpec("SavedModel", "savedmodel", str(paths["savedmodel"]), size, None, runs)]
+            for variant, path in _tflite_at(size, paths, Path(work)).items():
+                specs += [LatencySpec(f"TFLite {variant}", "tflite", str(path), size, t, runs) for t in (1, 2)]
+            for spec in specs:
+                result = _run_worker(spec)
+                rows.append({**asdict(spec), **result, "macs": macs, "size_bytes": Artifact("", "", "", Path(spec.path)).size,
+                             "drift": drift.get(_artifact_name(spec.label))})
+            rows += _tfjs_rows(paths, size, runs, macs, drift)
+    section = Section("Latency of every format (network only, then end to end per 640x480 frame)")
+    section.rows = rows
+    section.notes = _latency_notes(rows)
+    return section
+
+
+def _artifact_name(label: str) -> str:
+    kind, _, variant = label.partition(" ")
+    return f"{kind.lower()}-{variant}"
+
+
+def _check_drifts(build_dir: Path) -> dict[str, dict]:
+    report = build_dir / "checks" / "checks.json"
+    if not report.is_file():
+        return {}
+    return {r["name"]: {"median_px": r["median_drift_px"], "max_px": r["max_drift_px"], "status": r["status"]}
+            for r in json.loads(report.read_text())["results"]}
+
+
+def _tfjs_rows(paths: dict[str, Path], size: int, runs: int, macs: int, drift: dict) -> list[dict]:
+    from .artifacts import Artifact
+    from .preprocess import load_image, preprocess
+    from .runtime import TfjsNodeRunner
+    from .samples import SOLVAY_1927
+
+    batch, _ = preprocess(load_image(SOLVAY_1927), size)
+    rows = []
+    for name, path in paths.items():
+        if not name.startswith("tfjs-"):
+            continue
+        runner = TfjsNodeRunner(path, backend="wasm", dynamic_input=False)
+        runner.run_many([batch] * (runs + 5))
+        samples = runner.milliseconds[5:]
+        label = f"tfjs {name[5:]} (node, wasm)"
+        rows.append({"label": label, "kind": "tfjs", "path": str(path), "size": size, "threads": None, "runs": len(samples),
+                     "network": asdict(measure_stats("network", samples)), "macs": macs,
+                     "size_bytes": Artifact("", "tfjs", "", path).size, "peak_rss_bytes": runner.max_rss_bytes,
+                     "drift": drift.get(name)})
+    return rows
+
+
+def _latency_notes(rows: list[dict]) -> list[str]:
+    def find(label: str, size: int, threads: int | None = None) -> dict:
+        return next(r for r in rows if r["label"] == label and r["size"] == size and r["threads"] == threads)
+
+    baseline, int8 = find("TF frozen graph", 257), find("TFLite int8", 257, 2)
+    ratio = baseline["network"]["median_ms"] / int8["network"]["median_ms"]
+    int8_ms = int8["network"]["median_ms"]
+    photos_per_s = 1000 / int8["end_to_end"]["median_ms"]
+    decode = int8["decode_multi"]["median_ms"]
+    return [
+        f"TFLite int8 at 257 is {ratio:.1f}x as fast as the TF frozen graph in this run (target >= 4x: "
+        f"{'met' if ratio >= 4 else 'MISSED'}); {int8_ms:.2f} ms median with 2 threads (target <= 2.5 ms: "
+        f"{'met' if int8_ms <= 2.5 else 'MISSED'}).",
+        f"End to end with int8 at 257 (640x480 frame: preprocess, infer, decode): {photos_per_s:.0f} photos/s "
+        f"(target >= 150: {'met' if photos_per_s >= 150 else 'MISSED'}).",
+        f"Multi-pose decode of int8 outputs at 257: {decode:.3f} ms median (target <= 1 ms: "
+        f"{'met' if decode <= 1 else 'MISSED'}).",
+        "GFLOP/s counts 2 FLOPs per multiply-add of the network (conv0, 13 separable blocks, 4 heads) over the median "
+        "latency; this 2-core CPU's peak with AVX-512 FMA is far above it: small depthwise layers and memory traffic, "
+        "not arithmetic, bound PoseNet at these sizes.",
+    ]
+
+
+def bench_rebuild(runs: int) -> Section:
+    """`python -m posenet_port.rebuild` with every format and the checks, in a fresh process, per step."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        code = (
+            "import json, sys, time; from pathlib import Path\n"
+            "from posenet_port.cli import StepTimer; from posenet_port.rebuild import RebuildOptions, plan_steps, rebuild\n"
+            f"options = RebuildOptions(out_dir=Path({work!r}))\n"
+            "timer = StepTimer(plan_steps(options), stream=sys.stderr)\n"
+            "rebuild(options, timer)\n"
+            "print(json.dumps(timer.durations))\n"
+        )
+        start = time.perf_counter()
+        completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+        wall = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise RuntimeError(f"rebuild failed: {completed.stderr[-800:]}")
+    steps = json.loads(completed.stdout.strip().splitlines()[-1])
+    section = Section("rebuild: every format and the checks, in a fresh process")
+    section.timings = [Timing(label, seconds * 1000, seconds * 1000, seconds * 1000, 1) for label, seconds in steps.items()]
+    section.timings.append(Timing("whole command, wall (Python and TensorFlow start-up included)", wall * 1000, wall * 1000, wall * 1000, 1))
+    section.notes = [f"Target: rebuild with all formats and checks <= 60 s wall: {'met' if wall <= 60 else 'MISSED'} "
+                     f"({wall:.1f} s; one run)."]
+    return section
+
+
+SECTIONS: dict[str, Callable[[int], Section]] = {
+    "latency": bench_latency, "decode": bench_decode, "demo": bench_demo, "rebuild": bench_rebuild,
+}
 
 
 def render_markdown(report: dict) -> str:
@@ -174,19 +409,82 @@ def render_markdown(report: dict) -> str:
         "# Benchmarks",
         "",
         "Written by `python -m posenet_port.bench`; every figure was measured by that command on the machine below.",
-        "Times in milliseconds: median over the stated runs after warm-up, p10 and p90 for spread.",
+        "Times in milliseconds: median over the stated runs after warm-up, p10 and p90 for spread; ratios compare",
+        "figures measured in the same run.",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']}, "
-        f"TensorFlow {m['tensorflow']}; measured {m['date']}.",
+        "Machine: " + ", ".join(f"{key} {value}" for key, value in m.items()) + ".",
+        "",
+        f"![latency against input size, and drift per format]({CHART})",
     ]
-    for section in report["sections"].values():
-        lines += ["", f"## {section['title']}", "", "| what | median ms | p10 ms | p90 ms | runs |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {t['label']} | {t['median_ms']:.3f} | {t['p10_ms']:.3f} | {t['p90_ms']:.3f} | {t['runs']} |"
-            for t in section["timings"]
-        ]
+    for name in SECTIONS:
+        section = report["sections"].get(name)
+        if section is None:
+            continue
+        lines += ["", f"## {section['title']}", ""]
+        if section.get("rows"):
+            lines += _latency_table(section["rows"])
+        if section["timings"]:
+            lines += ["| what | median ms | p10 ms | p90 ms | runs |", "|---|---|---|---|---|"]
+            lines += [
+                f"| {t['label']} | {t['median_ms']:.3f} | {t['p10_ms']:.3f} | {t['p90_ms']:.3f} | {t['runs']} |"
+                for t in section["timings"]
+            ]
         lines += [""] + [f"- {note}" for note in section["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def _latency_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| input | format | threads | file | network median ms (p10-p90) | vs TF graph | GFLOP/s | end to end ms | "
+        "decode multi / single ms | peak RSS | drift median / max px |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        network = row["network"]
+        baseline = next(r for r in rows if r["size"] == row["size"] and r["kind"] == "frozen-graph")["network"]["median_ms"]
+        gflops = 2 * row["macs"] / (network["median_ms"] / 1000) / 1e9
+        e2e = f"{row['end_to_end']['median_ms']:.2f}" if "end_to_end" in row else "-"
+        decode = f"{row['decode_multi']['median_ms']:.2f} / {row['decode_single']['median_ms']:.3f}" if "decode_multi" in row else "-"
+        drift = row.get("drift") or {}
+        drift_text = f"{drift['median_px']:.2f} / {drift['max_px']:.2f}" if drift.get("max_px") is not None else "-"
+        lines.append(
+            f"| {row['size']} | {row['label']} | {row['threads'] or '-'} | {row['size_bytes'] / 1e6:.2f} MB | "
+            f"{network['median_ms']:.2f} ({network['p10_ms']:.2f}-{network['p90_ms']:.2f}) | "
+            f"{baseline / network['median_ms']:.2f}x | {gflops:.1f} | "
+            f"{e2e} | "
+            f"{decode} | {row['peak_rss_bytes'] / 1e6:.0f} MB | {drift_text} |"
+        )
+    return lines
+
+
+def write_chart(report: dict, path: Path) -> None:
+    """Latency against input size per format (2 threads for TFLite), and the check drift per format."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["sections"].get("latency", {}).get("rows", [])
+    if not rows:
+        return
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for label in dict.fromkeys(r["label"] for r in rows):
+        points = sorted((r["size"], r["network"]["median_ms"]) for r in rows if r["label"] == label and r["threads"] in (None, 2))
+        left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    left.set(xlabel="input size (px)", ylabel="median network latency (ms, log scale)", title="Latency (TFLite: 2 threads)",
+             yscale="log")
+    left.legend(fontsize=7)
+    drifts = {r["label"]: r["drift"] for r in rows if r.get("drift") and r["size"] == SIZES[0]}
+    names = list(drifts)
+    right.bar(range(len(names)), [drifts[n]["max_px"] for n in names], color="#e9a", label="max")
+    right.bar(range(len(names)), [drifts[n]["median_px"] for n in names], color="#a34", label="median")
+    right.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=7)
+    right.set(ylabel="keypoint drift vs float graph (input px)", title="Drift at 257 (check report)")
+    right.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, dpi=90)
+    plt.close(figure)
 
 
 def run(sections: Sequence[str], runs: int, out_dir: Path) -> dict:
@@ -196,13 +494,15 @@ def run(sections: Sequence[str], runs: int, out_dir: Path) -> dict:
     for name in sections:
         print(f"benchmarking {name} ...", flush=True)
         section = SECTIONS[name](runs)
-        report["sections"][name] = {"title": section.title, "timings": [asdict(t) for t in section.timings], "notes": section.notes}
+        report["sections"][name] = {"title": section.title, "timings": [asdict(t) for t in section.timings],
+                                    "notes": section.notes, "rows": section.rows}
         for timing in section.timings:
             print(f"  {timing.label}: median {timing.median_ms:.3f} ms (p10 {timing.p10_ms:.3f}, p90 {timing.p90_ms:.3f})")
         for note in section.notes:
             print(f"  {note}")
     write_bytes_atomic(json_path, (json.dumps(report, indent=2) + "\n").encode())
     write_bytes_atomic(out_dir / REPORT_MD, render_markdown(report).encode())
+    write_chart(report, out_dir / CHART)
     print(f"wrote {out_dir / REPORT_MD} and {json_path}")
     return report
 
@@ -212,7 +512,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
     parser.add_argument("--runs", type=int, default=200, help="timed runs per measurement (default: 200)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for BENCHMARKS.md and benchmarks.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one latency measurement in its own process
     args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(LatencySpec(**json.loads(args.worker)))))
+        return 0
     keep_freed_memory()
     names = [name.strip() for name in args.sections.split(",") if name.strip()]
     unknown = [name for name in names if name not in SECTIONS]

@@ -30,9 +30,10 @@ def keep_freed_memory() -> None:
     libc = ctypes.CDLL(name)
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is not None:
-        m_trim_threshold, m_mmap_threshold = -1, -3
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
         mallopt(m_mmap_threshold, 64 << 20)
         mallopt(m_trim_threshold, 256 << 20)
+        mallopt(m_top_pad, 64 << 20)
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -67,7 +67,7 @@ def load_runner(model: str | Path | None, output_stride: int | None, threads: in
 
         return FrozenGraphRunner.for_model(model), None  # the stride follows from the output grid
     if suffix == ".tflite":
-        from .runtime import LiteRTRunner
+        from .litert import LiteRTRunner
 
         return LiteRTRunner(model, threads), None
     from .graph import build_model

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .architecture import HEAD_NAMES
 from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ModelFileError
 
@@ -437,6 +438,15 @@ def _tell_displacements_apart(chains: list[_Chain]) -> tuple[Role, Role, bool]:
         Role(backward.raw, "32-channel conv output named backward: displacement bwd (16 y, then 16 x)"),
         False,
     )
+
+
+def canonical_output_name(name: str) -> str | None:
+    """`MobilenetV1/offset_2/BiasAdd:0` -> `offset_2`; None for tensors that are not PoseNet outputs."""
+    node = name.split(":")[0]
+    for head in HEAD_NAMES:
+        if head in node.split("/"):
+            return head
+    return "heatmap" if node.split("/")[-1] == "heatmap" else None
 
 
 # --------------------------------------------------------------------------------------------------------------

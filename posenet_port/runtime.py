@@ -16,10 +16,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .architecture import HEAD_NAMES
 from .errors import ModelFileError, PosenetPortError
 from .graph import INPUT_NAME, OUTPUT_NAMES
-from .nodes import identify_roles, read_graph_def, read_model
+from .nodes import canonical_output_name, identify_roles, read_graph_def, read_model
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,58 +81,6 @@ class FrozenGraphRunner:
         return {name: tensor.numpy() for name, tensor in zip(self.output_names, results)}
 
 
-class LiteRTRunner:
-    """A .tflite PoseNet in the LiteRT interpreter; int8 inputs and outputs are (de)quantized here."""
-
-    def __init__(self, path: str | Path, threads: int = 2) -> None:
-        from .litert import interpreter_class
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelFileError(f"{path}: no such TFLite file")
-        try:
-            self.interpreter = interpreter_class()(model_path=str(self.path), num_threads=threads)
-            self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{path}: not a loadable TFLite model ({str(error).strip()[:200]})") from None
-        self.input = self.interpreter.get_input_details()[0]
-        self.outputs = {canonical_output_name(d["name"]): d for d in self.interpreter.get_output_details()}
-        self.outputs.pop(None, None)
-        missing = {"heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2"} - set(self.outputs)
-        if missing:
-            raise ModelFileError(f"{path}: TFLite outputs lack {', '.join(sorted(missing))}")
-        self.input_size = int(self.input["shape"][1])
-
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        self.interpreter.set_tensor(self.input["index"], _quantize(np.asarray(image, np.float32), self.input))
-        self.interpreter.invoke()
-        return {name: _dequantize(self.interpreter.get_tensor(d["index"]), d) for name, d in self.outputs.items()}
-
-
-def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] == np.float32:
-        return values
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(detail["dtype"])
-
-
-def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] == np.float32:
-        return values.copy()
-    scale, zero_point = detail["quantization"]
-    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def canonical_output_name(name: str) -> str | None:
-    """`MobilenetV1/offset_2/BiasAdd:0` -> `offset_2`; None for tensors that are not PoseNet outputs."""
-    node = name.split(":")[0]
-    for head in HEAD_NAMES:
-        if head in node.split("/"):
-            return head
-    return "heatmap" if node.split("/")[-1] == "heatmap" else None
-
-
 def node_modules_dir() -> Path:
     """The npm packages that hold @tensorflow/tfjs: $POSENET_PORT_NODE_MODULES or the repo's node_modules."""
     configured = os.environ.get("POSENET_PORT_NODE_MODULES")
@@ -191,6 +138,7 @@ class TfjsNodeRunner:
         self.dynamic_input = dynamic_input
         self.timeout = timeout
         self.milliseconds: list[float] = []
+        self.max_rss_bytes = 0
 
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return self.run_many([image])[0]
@@ -209,6 +157,7 @@ class TfjsNodeRunner:
             label = f"{self.model_json} ({self.backend} backend)"
             result = run_node_script("run_graph_model.js", request, Path(work) / "result.json", self.timeout, label)
             self.milliseconds = result["milliseconds"]
+            self.max_rss_bytes = int(result.get("maxRssKb", 0)) * 1024
             return [self._read_outputs(record) for record in result["outputs"]]
 
     @staticmethod

@@ -15,7 +15,8 @@ from posenet_port.checks import decode_input_poses
 from posenet_port.estimator import network_outputs
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
-from posenet_port.runtime import LiteRTRunner, TfjsNodeRunner
+from posenet_port.litert import LiteRTRunner
+from posenet_port.runtime import TfjsNodeRunner
 from posenet_port.weights import sha256_file
 
 from conftest import photo_paths

@@ -3,13 +3,19 @@
 // Usage: node run_graph_model.js REQUEST.json
 //   REQUEST = {model: "model.json", backend: "cpu" | "wasm", outDir: DIR, dynamicInput: bool,
 //              inputs: [{path: "x.bin", shape: [1, H, W, 3]}, ...]}
-// Writes DIR/result.json = {backend, outputs: [{<output name>: {path, shape}}, ...], milliseconds: [...]}
+// Writes DIR/result.json = {backend, outputs: [{<output name>: {path, shape}}, ...], milliseconds: [...], maxRssKb}
 // with each output tensor as raw little-endian float32 beside it.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
 const { fileIOHandler } = require('./fs_io_handler');
+
+// This process's own peak resident memory (VmHWM); getrusage's maxRSS would include the parent's (fork).
+function peakRssKb() {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return line ? parseInt(line.split(/\s+/)[1], 10) : 0;
+}
 
 async function main() {
   const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -42,7 +48,7 @@ async function main() {
     tf.dispose([image, ...results]);
     outputs.push(record);
   }
-  const result = { backend: tf.getBackend(), outputs, milliseconds };
+  const result = { backend: tf.getBackend(), outputs, milliseconds, maxRssKb: peakRssKb() };
   fs.writeFileSync(path.join(request.outDir, 'result.json'), JSON.stringify(result));
 }
 
