@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_READY := $(VENV)/.installed
 NODE_READY := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: rebuild test test-quick clean
 
 rebuild: $(PY_READY) $(NODE_READY)
 	$(PY) -m posenet_port.rebuild
 
-test: $(PY_READY) $(NODE_READY)
+test: $(PY_READY) $(NODE_READY) $(CHROMIUM)
 	$(PY) -m pytest
 
 # The quick subset: everything but the end-to-end tests marked slow.
@@ -30,6 +31,12 @@ $(NODE_READY): package.json package-lock.json
 	@command -v node >/dev/null 2>&1 || { echo "error: node (Node.js 18+) is required for the TensorFlow.js parity tests; install it (apt-get install nodejs npm) and rerun"; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
+
+# Debian's chromium drives the browser test of the exported tfjs model (no browser download: Debian's package).
+$(CHROMIUM):
+	@command -v apt-get >/dev/null 2>&1 || { echo "error: the browser test needs Debian's chromium at $(CHROMIUM); install it and rerun"; exit 1; }
+	$$( [ "$$(id -u)" -ne 0 ] && echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" -ne 0 ] && echo sudo ) apt-get install -y -qq chromium
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -31,7 +31,8 @@ from .draw import draw_poses, write_image
 from .estimator import NetworkOutputs, PoseEstimator, network_outputs
 from .fileio import write_bytes_atomic
 from .preprocess import preprocess
-from .runtime import NodeUnavailableError, TfjsNodeRunner
+from .nodejs import NodeUnavailableError
+from .runtime import TfjsNodeRunner
 
 KEYPOINT_MIN_SCORE = 0.5
 POSE_MIN_SCORE = 0.3

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from .decode import Keypoint, Pose
-from .runtime import run_node_script, write_float32
+from .nodejs import run_node_script, write_float32
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,6 @@ names (`heatmap_2`, `offset_2`, `displacement_fwd_2`, `displacement_bwd_2`, and 
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -16,16 +12,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .errors import ModelFileError, PosenetPortError
+from .errors import ModelFileError
 from .graph import INPUT_NAME, OUTPUT_NAMES
+from .nodejs import run_node_script, write_float32
 from .nodes import canonical_output_name, identify_roles, read_graph_def, read_model
-
-JS_DIR = Path(__file__).resolve().parent / "js"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class NodeUnavailableError(PosenetPortError):
-    """Node.js or the repo's npm packages are missing, so real TensorFlow.js cannot run."""
 
 
 class FrozenGraphRunner:
@@ -79,48 +69,6 @@ class FrozenGraphRunner:
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         results = self._function(tf.convert_to_tensor(image, tf.float32))
         return {name: tensor.numpy() for name, tensor in zip(self.output_names, results)}
-
-
-def node_modules_dir() -> Path:
-    """The npm packages that hold @tensorflow/tfjs: $POSENET_PORT_NODE_MODULES or the repo's node_modules."""
-    configured = os.environ.get("POSENET_PORT_NODE_MODULES")
-    directory = Path(configured) if configured else REPO_ROOT / "node_modules"
-    if not (directory / "@tensorflow" / "tfjs").is_dir():
-        raise NodeUnavailableError(
-            f"@tensorflow/tfjs is not installed in {directory}: run `npm ci` in {REPO_ROOT} "
-            "(or set POSENET_PORT_NODE_MODULES)"
-        )
-    return directory
-
-
-def node_executable() -> str:
-    node = shutil.which("node")
-    if node is None:
-        raise NodeUnavailableError("node (Node.js 18 or newer) is not on PATH: install it to run TensorFlow.js")
-    return node
-
-
-def write_float32(path: Path, array: np.ndarray) -> dict:
-    """A tensor as raw little-endian float32 for the node scripts: returns its {path, shape}."""
-    np.ascontiguousarray(array, dtype="<f4").tofile(path)
-    return {"path": str(path), "shape": list(np.shape(array))}
-
-
-def run_node_script(script: str, request: dict, result_path: Path, timeout: float, label: str) -> dict:
-    """Run one of the package's node scripts on a JSON request; return the JSON it wrote to `result_path`.
-    Failures raise ModelFileError starting with `label` (what was being run)."""
-    node, modules = node_executable(), node_modules_dir()
-    request_path = result_path.with_name(f"{result_path.stem}-request.json")
-    request_path.write_text(json.dumps(request))
-    completed = subprocess.run(
-        [node, str(JS_DIR / script), str(request_path)],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, "NODE_PATH": str(modules)},
-    )
-    if completed.returncode != 0:
-        errors = [line[7:] for line in completed.stderr.splitlines() if line.startswith("ERROR: ")]
-        detail = errors[0] if errors else completed.stderr.strip()[-500:] or "no output"
-        raise ModelFileError(f"{label}: TensorFlow.js failed: {detail}")
-    return json.loads(result_path.read_text())
 
 
 class TfjsNodeRunner:

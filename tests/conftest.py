@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def photo_paths() -> list[Path]:
@@ -38,7 +42,7 @@ def frozen_pb(model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def node_oracle():
     """Real TensorFlow.js needs node and `npm ci`; in CI their absence is a failure, never a skip."""
-    from posenet_port.runtime import NodeUnavailableError, node_executable, node_modules_dir
+    from posenet_port.nodejs import NodeUnavailableError, node_executable, node_modules_dir
 
     try:
         node_executable()
@@ -47,3 +51,36 @@ def node_oracle():
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the TensorFlow.js parity tests: {error}")
         pytest.skip(f"NOT RUN (TensorFlow.js oracle unavailable): {error}")
+
+
+def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
+    """`python -m posenet_port.<module> args...` from the repo, captured."""
+    return subprocess.run(
+        [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)],
+        capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def rebuilt(tmp_path_factory, node_oracle) -> Path:
+    """One real `python -m posenet_port.rebuild` with every format and the checks, shared by the tests."""
+    out = tmp_path_factory.mktemp("build")
+    result = run_module("rebuild", "--out", out, "--require-node")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
+    """Our Python pipeline on a tfjs model: its outputs from real TensorFlow.js (wasm), our decoder, photo
+    coordinates. What posenet 2.2.2 in node or a browser must reproduce for the same model."""
+    from posenet_port.checks import decode_input_poses
+    from posenet_port.estimator import network_outputs
+    from posenet_port.preprocess import preprocess
+    from posenet_port.runtime import TfjsNodeRunner
+
+    batches = [preprocess(rgb, input_size) for rgb in photos]
+    raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])
+    return [
+        [pose.scaled(box) for pose in decode_input_poses(network_outputs(outputs, box, 16), 16)]
+        for (_, box), outputs in zip(batches, raw)
+    ]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from posenet_port.checks import decode_input_poses
-from posenet_port.estimator import network_outputs
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
 from posenet_port.litert import LiteRTRunner
-from posenet_port.runtime import TfjsNodeRunner
 from posenet_port.weights import sha256_file
 
-from conftest import photo_paths
+from conftest import photo_paths, run_module, tfjs_pipeline_poses
 
 REPO = Path(__file__).resolve().parent.parent
 STEM = "posenet_mobilenet_v1_075_stride16"
@@ -28,18 +24,12 @@ TFJS = ("float32", "float16", "uint16", "uint8-mixed")
 
 
 def run_rebuild(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "posenet_port.rebuild", *map(str, args)],
-        capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})},
-    )
+    return run_module("rebuild", *args, env=env)
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory, node_oracle) -> Path:
-    out = tmp_path_factory.mktemp("build")
-    result = run_rebuild("--out", out, "--require-node")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
+def build(rebuilt) -> Path:
+    return rebuilt
 
 
 @pytest.mark.slow
@@ -100,10 +90,7 @@ def test_tfjs_models_load_in_posenet_and_estimate_as_our_pipeline(build):
         document = json.loads(model_json.read_text())
         outputs = [key.split(":")[0] for key in document["signature"]["outputs"]]
         assert outputs == ["offset_2", "heatmap_2", "displacement_fwd_2", "displacement_bwd_2"]
-        batches = [preprocess(rgb, 257) for rgb in photos]
-        raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])
-        for (_, box), outputs, poses in zip(batches, raw, per_photo):
-            ours = [pose.scaled(box) for pose in decode_input_poses(network_outputs(outputs, box, 16), 16)]
+        for ours, poses in zip(tfjs_pipeline_poses(model_json, photos), per_photo):
             assert len(ours) == len(poses), model_json
             for a, b in zip(ours, poses):
                 assert abs(a.score - b.score) < 1e-4

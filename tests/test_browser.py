@@ -1,0 +1,125 @@
+"""The exported tfjs models in the real page, in Debian's chromium (headless), served by `posenet_port.serve`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posenet_port.nodejs import run_node_script
+from posenet_port.preprocess import load_image
+from posenet_port.serve import ServeError, make_server
+
+from conftest import photo_paths, run_module, tfjs_pipeline_poses
+
+CHROMIUM = "/usr/bin/chromium"
+STEM = "posenet_mobilenet_v1_075_stride16_tfjs_"
+TOLERANCE_PX = {"float16": 2.0, "uint8-mixed": 5.0}
+SCREENSHOT = Path(__file__).resolve().parent.parent / "build" / "browser_check.png"
+
+
+@pytest.fixture(scope="module")
+def browser(node_oracle):
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(f"NOT RUN: {message}")
+    return CHROMIUM
+
+
+def serve(build_dir: Path):
+    server = make_server(build_dir, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def open_page(server, work: Path, model: str, photo: Path | None = None, screenshot: Path | None = None) -> dict:
+    request = {
+        "url": f"http://127.0.0.1:{server.server_address[1]}/?model={model}",
+        "photo": str(photo) if photo else None,
+        "screenshot": str(screenshot) if screenshot else None,
+        "outFile": str(work / f"{model}.json"),
+        "chromium": CHROMIUM,
+        "timeoutMs": 120000,
+    }
+    return run_node_script("browser_check.js", request, work / f"{model}.json", 300, f"chromium on {model}")
+
+
+def png_copies(work: Path) -> list[Path]:
+    """The test photos as PNG: the browser and OpenCV then decode the very same pixels (JPEG decoders differ)."""
+    paths = []
+    for photo in photo_paths():
+        path = work / f"{photo.stem}.png"
+        cv2.imwrite(str(path), cv2.imread(str(photo)))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["float16", "uint8-mixed"])
+def test_page_finds_the_poses_our_pipeline_finds(browser, rebuilt, tmp_path, variant):
+    server = serve(rebuilt)
+    try:
+        for index, photo in enumerate(png_copies(tmp_path)):
+            shot = SCREENSHOT if (variant == "float16" and index == 1) else None
+            if shot:
+                shot.parent.mkdir(exist_ok=True)
+            page = open_page(server, tmp_path, STEM + variant, photo, shot)
+            assert page["modelReady"] and page["backend"] == "wasm", page
+            ours = tfjs_pipeline_poses(rebuilt / (STEM + variant) / "model.json", [load_image(photo)])[0]
+            theirs = page["poses"]
+            assert len(theirs) == len(ours) >= 1
+            for a, b in zip(ours, theirs):
+                for k, j in zip(a.keypoints, b["keypoints"]):
+                    if k.score > 0.5:
+                        distance = np.hypot(k.x - j["position"]["x"], k.y - j["position"]["y"])
+                        assert distance <= TOLERANCE_PX[variant], (photo.name, k.part, distance)
+            assert f"{len(ours)} poses in" in page["statusText"]
+    finally:
+        server.shutdown()
+    if variant == "float16":
+        assert cv2.imread(str(SCREENSHOT)) is not None
+
+
+@pytest.mark.slow
+def test_page_reports_a_model_that_fails_to_load(browser, rebuilt, tmp_path):
+    build = tmp_path / "broken_build"
+    source = rebuilt / (STEM + "float16")
+    missing_shard = build / "missing_shard"
+    shutil.copytree(source, missing_shard)
+    for shard in missing_shard.glob("*.bin"):
+        shard.unlink()
+    not_posenet = build / "not_posenet"
+    shutil.copytree(source, not_posenet)
+    document = json.loads((not_posenet / "model.json").read_text())
+    document["signature"]["outputs"] = dict(list(document["signature"]["outputs"].items())[:1])
+    (not_posenet / "model.json").write_text(json.dumps(document))
+    server = serve(build)
+    try:
+        for name in ("missing_shard", "not_posenet"):
+            page = open_page(server, tmp_path, name)
+            assert not page["modelReady"]
+            assert page["errorText"].startswith(f"Could not load model {name}"), page
+            if name == "not_posenet":  # loads, but posenet cannot use it: the page must say so, not decode garbage
+                assert "not a PoseNet model" in page["errorText"], page
+    finally:
+        server.shutdown()
+
+
+def test_serve_refuses_a_missing_build_and_a_busy_port(tmp_path):
+    result = run_module("serve", "--build", tmp_path / "nowhere")
+    assert result.returncode == 2 and "no build folder; run `make rebuild` first" in result.stderr
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.json").write_text("{}")
+    busy = make_server(tmp_path, 0)
+    try:
+        with pytest.raises(ServeError, match=f"port {busy.server_address[1]} is already in use"):
+            make_server(tmp_path, busy.server_address[1])
+    finally:
+        busy.server_close()
