@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .architecture import HEAD_NAMES
 from .constants import NUM_EDGES, NUM_KEYPOINTS
@@ -238,6 +238,13 @@ def _read_tflite(path: Path) -> ModelListing:
 def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
     """tfjs topologies carry no output shapes: propagate them from the weight shapes and the conv strides."""
     try:
+        return _tfjs_listing(path, probe_size)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ModelFileError(f"{path}: malformed tfjs model.json ({type(error).__name__}: {_first_line(error)})") from None
+
+
+def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
+    try:
         document = json.loads(path.read_bytes())
         topology = document["modelTopology"]["node"]
         specs = {w["name"]: w for group in document["weightsManifest"] for w in group["weights"]}
@@ -255,7 +262,7 @@ def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
         if op == "Placeholder":
             shape, probed = _tfjs_placeholder_shape(entry, probe_size)
         elif op == "Const":
-            shape = tuple(specs[name]["shape"]) if name in specs else None
+            shape = _spec_shape(specs.get(name))
         elif op in CONV_OPS and len(inputs) >= 2:
             shape = _conv_shape(shapes.get(inputs[0]), shapes.get(inputs[1]), _tfjs_strides(entry), "Depthwise" in op)
         else:
@@ -264,6 +271,13 @@ def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
         dtype = specs.get(name, {}).get("dtype", "float32")
         nodes.append(Node(index, name, op, inputs, (TensorInfo(shape, dtype),)))
     return ModelListing(path, "tfjs graph model", nodes, probed)
+
+
+def _spec_shape(spec: Any) -> tuple[int, ...] | None:
+    shape = spec.get("shape") if isinstance(spec, dict) else None
+    if isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        return tuple(shape)
+    return None  # a malformed shape is simply unknown here; the weights loader names it
 
 
 def _tfjs_placeholder_shape(entry: dict, probe_size: int) -> tuple[tuple[int | None, ...] | None, int | None]:

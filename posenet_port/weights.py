@@ -30,6 +30,7 @@ from .errors import WeightsError
 
 SCOPE = "MobilenetV1"
 _MAX_JSON_BYTES = 64 << 20
+_MAX_TENSOR_BYTES = 64 << 20  # MobileNetV1 1.00's largest kernel is 4 MB
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -355,6 +356,11 @@ def load_checkpoint_manifest(manifest_path: Path, document: Any = None) -> Posen
             raise WeightsError(f"{manifest_path}: variable {name} is missing; this is not a PoseNet checkpoint")
         shape = _parse_shape(entry.get("shape"), manifest_path, name)
         expected = math.prod(shape) * 4
+        if expected > _MAX_TENSOR_BYTES:  # refused before any buffer is made: a gzip file could inflate to it
+            raise WeightsError(
+                f"{manifest_path}: {name} claims shape {shape} ({expected} bytes); no PoseNet tensor exceeds "
+                f"{_MAX_TENSOR_BYTES} bytes"
+            )
         path = _inside(manifest_path.parent, entry.get("filename"), manifest_path)
         data = _maybe_gunzip(_read_file(path, manifest_path, f"weight file of {name}"), path, expected)
         if len(data) != expected:
@@ -436,13 +442,13 @@ def _decode_weight(spec: Any, buffer: bytes, offset: int, origin: Path, shards: 
     shape = _parse_shape(spec.get("shape"), origin, name)
     quantization = spec.get("quantization")
     if quantization is not None:
-        if not isinstance(quantization, dict) or quantization.get("dtype") not in _QUANTIZED:
+        if not isinstance(quantization, dict) or not _is_key(quantization.get("dtype"), _QUANTIZED):
             raise WeightsError(
                 f"{origin}: weight {name} has unknown quantization {quantization!r}; "
                 f"known: {', '.join(_QUANTIZED)}"
             )
         stored = _QUANTIZED[quantization["dtype"]]
-    elif spec.get("dtype") in _DTYPES:
+    elif _is_key(spec.get("dtype"), _DTYPES):
         stored = _DTYPES[spec["dtype"]]
     else:
         raise WeightsError(
@@ -463,8 +469,13 @@ def _decode_weight(spec: Any, buffer: bytes, offset: int, origin: Path, shards: 
     scale, minimum = quantization.get("scale"), quantization.get("min")
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (scale, minimum)):
         raise WeightsError(f"{origin}: weight {name} has {quantization['dtype']} quantization without finite scale/min")
-    # tfjs dequantizes as q * scale + min in float32.
-    return name, (raw.astype(np.float32) * np.float32(scale) + np.float32(minimum)), size
+    # tfjs dequantizes as q * scale + min in float32 (an absurd scale overflows to Inf: refused as non-finite).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return name, (raw.astype(np.float32) * np.float32(scale) + np.float32(minimum)), size
+
+
+def _is_key(value: Any, table: Mapping[str, Any]) -> bool:
+    return isinstance(value, str) and value in table
 
 
 def _parse_shape(shape: Any, origin: Path, name: str) -> list[int]:
@@ -565,7 +576,7 @@ class _Graph:
                 seen.add(consumer["name"])
                 if consumer["op"] in _CONV_OPS | _DEPTHWISE_OPS:
                     found.append(consumer)
-                elif consumer["op"] in _PASS_THROUGH_OPS:
+                elif consumer["op"] in _PASS_THROUGH_OPS or self._channel_scale(consumer) is not None:
                     queue.append(consumer["name"])
                 else:
                     skipped.add(consumer["op"])
@@ -582,10 +593,37 @@ class _Graph:
             fused = self._fused_ops(node)
             if "BiasAdd" not in fused or len(inputs) < 3:
                 self.fail(f"fused convolution {node['name']} has no BiasAdd (fused ops: {fused})")
-            bias = self._const(inputs[2], node)
+            bias, output = self._const(inputs[2], node), node
         else:
-            bias = self._following_bias(node)
+            bias, output = self._following_bias(node)
+        after = self.consumers.get(output["name"], [])
+        scale = self._channel_scale(after[0]) if len(after) == 1 else None
+        if scale is not None:  # conv(x, K) * s + b * s, as our one-byte tfjs export writes it: fold s back in
+            if scale.shape != bias.shape:
+                self.fail(f"channel scale {after[0]['name']} has shape {list(scale.shape)}, expected {list(bias.shape)}")
+            kernel = kernel * (scale[:, None] if node["op"] in _DEPTHWISE_OPS else scale)
+            bias = bias * scale
         return _Conv(node, kernel, bias)
+
+    def _channel_scale(self, node: dict) -> np.ndarray | None:
+        """The constant vector of a Mul that scales a convolution's (or its bias's) output channels, else None."""
+        if node["op"] != "Mul":
+            return None
+        inputs = self._data_inputs(node)
+        producers = [self.nodes.get(i, {}).get("op") for i in inputs]
+        constants = [i for i in inputs if self._resolves_to_const(i)]
+        feeds_from_conv = any(op in _CONV_OPS | _DEPTHWISE_OPS | _BIAS_OPS for op in producers)
+        if len(inputs) != 2 or len(constants) != 1 or not feeds_from_conv:
+            return None
+        value = self._const(constants[0], node)
+        return value if value.ndim == 1 else None
+
+    def _resolves_to_const(self, name: str) -> bool:
+        seen = set()
+        while name in self.nodes and self.nodes[name]["op"] == "Identity" and name not in seen:
+            seen.add(name)
+            name = (self._data_inputs(self.nodes[name]) or [""])[0]
+        return name in self.tensors
 
     def _fused_ops(self, node: dict) -> list[str]:
         try:
@@ -594,12 +632,12 @@ class _Graph:
         except (AttributeError, TypeError, ValueError):
             self.fail(f"fused convolution {node['name']} has a malformed fused_ops attribute")
 
-    def _following_bias(self, node: dict) -> np.ndarray:
+    def _following_bias(self, node: dict) -> tuple[np.ndarray, dict]:
         for consumer in self.consumers.get(node["name"], []):
             if consumer["op"] in _BIAS_OPS:
                 others = [i for i in self._data_inputs(consumer) if i != node["name"]]
                 if len(others) == 1:
-                    return self._const(others[0], consumer)
+                    return self._const(others[0], consumer), consumer
         self.fail(f"convolution {node['name']} is not followed by a bias (BiasAdd / Add with a constant)")
 
     def _const(self, name: str, user: dict) -> np.ndarray:

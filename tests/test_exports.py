@@ -143,3 +143,16 @@ def test_tfjs_checks_without_node_packages_are_not_run_loudly_or_fail_on_request
     strict = run_rebuild("--formats", "tfjs", "--out", tmp_path / "strict", "--require-node", env=missing)
     assert strict.returncode == 2 and "@tensorflow/tfjs is not installed" in strict.stderr
     assert not (tmp_path / "strict" / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_our_tfjs_exports_load_back_as_posenet_weights(build, shipped_weights):
+    """The loader reads every model we export, the one-byte model's per-channel Mul folded back into its kernels."""
+    from posenet_port.weights import load_weights
+
+    expected = shipped_weights.variables()
+    for variant, relative in (("float32", 0.0), ("float16", 2.0**-11), ("uint16", 1 / 65535), ("uint8-mixed", 1 / 255)):
+        loaded = load_weights(build / f"{STEM}_tfjs_{variant}").variables()
+        for name, values in expected.items():
+            bound = relative * float(np.abs(values).max()) * 1.01 + 1e-6
+            assert float(np.abs(loaded[name] - values).max()) <= bound, (variant, name)
