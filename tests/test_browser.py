@@ -20,7 +20,6 @@ from conftest import photo_paths, run_module, tfjs_pipeline_poses
 CHROMIUM = "/usr/bin/chromium"
 STEM = "posenet_mobilenet_v1_075_stride16_tfjs_"
 TOLERANCE_PX = {"float16": 2.0, "uint8-mixed": 5.0}
-SCREENSHOT = Path(__file__).resolve().parent.parent / "build" / "browser_check.png"
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +66,7 @@ def test_page_finds_the_poses_our_pipeline_finds(browser, rebuilt, tmp_path, var
     server = serve(rebuilt)
     try:
         for index, photo in enumerate(png_copies(tmp_path)):
-            shot = SCREENSHOT if (variant == "float16" and index == 1) else None
-            if shot:
-                shot.parent.mkdir(exist_ok=True)
+            shot = tmp_path / "page.png" if (variant == "float16" and index == 1) else None
             page = open_page(server, tmp_path, STEM + variant, photo, shot)
             assert page["modelReady"] and page["backend"] == "wasm", page
             ours = tfjs_pipeline_poses(rebuilt / (STEM + variant) / "model.json", [load_image(photo)])[0]
@@ -84,7 +81,8 @@ def test_page_finds_the_poses_our_pipeline_finds(browser, rebuilt, tmp_path, var
     finally:
         server.shutdown()
     if variant == "float16":
-        assert cv2.imread(str(SCREENSHOT)) is not None
+        screenshot = cv2.imread(str(tmp_path / "page.png"))  # the README's docs/browser.png is one of these
+        assert screenshot is not None and screenshot.shape[0] > 500
 
 
 @pytest.mark.slow
