@@ -619,11 +619,18 @@ class _Graph:
         return value if value.ndim == 1 else None
 
     def _resolves_to_const(self, name: str) -> bool:
+        return self._through_identities(name) in self.tensors
+
+    def _through_identities(self, name: str) -> str:
+        """The node an input really reads: TF1 graphs put `/read` Identity nodes in front of their weights."""
         seen = set()
         while name in self.nodes and self.nodes[name]["op"] == "Identity" and name not in seen:
             seen.add(name)
-            name = (self._data_inputs(self.nodes[name]) or [""])[0]
-        return name in self.tensors
+            inputs = self._data_inputs(self.nodes[name])
+            if not inputs:
+                break
+            name = inputs[0]
+        return name
 
     def _fused_ops(self, node: dict) -> list[str]:
         try:
@@ -641,13 +648,7 @@ class _Graph:
         self.fail(f"convolution {node['name']} is not followed by a bias (BiasAdd / Add with a constant)")
 
     def _const(self, name: str, user: dict) -> np.ndarray:
-        seen = set()
-        while name in self.nodes and self.nodes[name]["op"] == "Identity" and name not in seen:
-            seen.add(name)
-            inputs = self._data_inputs(self.nodes[name])
-            if not inputs:
-                break
-            name = inputs[0]
+        name = self._through_identities(name)
         if name not in self.tensors:
             self.fail(f"node {user['name']} reads {name}, which has no weights in the manifest")
         return self.tensors[name]
