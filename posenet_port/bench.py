@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .cli import keep_freed_memory, run_cli
+from .cli import keep_freed_memory, path_size, run_cli
 from .fileio import atomic_path, write_bytes_atomic
 
 REPORT_MD = "BENCHMARKS.md"
@@ -285,7 +285,6 @@ def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
     import tempfile
 
     from .architecture import multiply_adds
-    from .artifacts import Artifact
     from .weights import load_weights
 
     paths = _build_paths(build_dir)
@@ -303,7 +302,7 @@ def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
                 specs += [LatencySpec(f"TFLite {variant}", "tflite", str(path), size, t, runs) for t in (1, 2)]
             for spec in specs:
                 result = _run_worker(spec)
-                rows.append({**asdict(spec), **result, "macs": macs, "size_bytes": Artifact("", "", "", Path(spec.path)).size,
+                rows.append({**asdict(spec), **result, "macs": macs, "size_bytes": path_size(Path(spec.path)),
                              "drift": drift.get(_artifact_name(spec.label))})
             rows += _tfjs_rows(paths, size, runs, macs, drift)
     section = Section("Latency of every format (network only, then end to end per 640x480 frame)")
@@ -326,7 +325,6 @@ def _check_drifts(build_dir: Path) -> dict[str, dict]:
 
 
 def _tfjs_rows(paths: dict[str, Path], size: int, runs: int, macs: int, drift: dict) -> list[dict]:
-    from .artifacts import Artifact
     from .preprocess import load_image, preprocess
     from .runtime import TfjsNodeRunner
     from .samples import SOLVAY_1927
@@ -342,7 +340,7 @@ def _tfjs_rows(paths: dict[str, Path], size: int, runs: int, macs: int, drift: d
         label = f"tfjs {name[5:]} (node, wasm)"
         rows.append({"label": label, "kind": "tfjs", "path": str(path), "size": size, "threads": None, "runs": len(samples),
                      "network": asdict(measure_stats("network", samples)), "macs": macs,
-                     "size_bytes": Artifact("", "tfjs", "", path).size, "peak_rss_bytes": runner.max_rss_bytes,
+                     "size_bytes": path_size(path.parent), "peak_rss_bytes": runner.max_rss_bytes,
                      "drift": drift.get(name)})
     return rows
 

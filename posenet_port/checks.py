@@ -75,10 +75,6 @@ class CheckReport:
     grids: list[str] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == FAIL]
-
-    @property
     def not_run(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == NOT_RUN]
 

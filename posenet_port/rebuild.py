@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -112,8 +112,6 @@ def _export_all(options: RebuildOptions, config: ArchitectureConfig, frozen: Pat
 
 
 def _check(options: RebuildOptions, exports: list[Artifact], frozen: Path) -> dict[str, dict]:
-    from dataclasses import asdict
-
     from .checks import run_checks
     from .samples import check_photos
 
