@@ -118,12 +118,15 @@ def assert_every_final_artifact_is_whole(out: Path) -> None:
 @pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_interrupted_rebuild_leaves_nothing_that_looks_complete(tmp_path, signal_number, node_oracle):
     out = tmp_path / "build"
-    for delay in (1.0, 4.0, 7.0, 10.0):  # loading, freezing, converting, checking
+    for delay in (0.2, 2.0, 5.0, 8.0):  # seconds after the first step starts: loading, freezing, converting, checking
         process = subprocess.Popen([sys.executable, "-m", "posenet_port.rebuild", "--out", str(out)], cwd=REPO,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Count from the first step, not from launch: a loaded machine can take seconds just to start Python.
+        while not process.stdout.readline().startswith("[1/") and process.poll() is None:
+            pass
         time.sleep(delay)
         process.send_signal(signal_number)
-        stderr = process.communicate(timeout=120)[1].decode(errors="replace")
+        stderr = process.communicate(timeout=120)[1]
         if process.returncode == 0:
             continue  # finished before the signal: nothing was interrupted
         if signal_number == signal.SIGINT:
