@@ -5,13 +5,15 @@ PY := $(VENV)/bin/python
 PY_READY := $(VENV)/.installed
 NODE_READY := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+QEMU := /usr/bin/qemu-x86_64
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && echo sudo)
 
 .PHONY: rebuild test test-quick clean
 
 rebuild: $(PY_READY) $(NODE_READY)
 	$(PY) -m posenet_port.rebuild
 
-test: $(PY_READY) $(NODE_READY) $(CHROMIUM)
+test: $(PY_READY) $(NODE_READY) $(CHROMIUM) $(QEMU)
 	$(PY) -m pytest
 
 # The quick subset: everything but the end-to-end tests marked slow.
@@ -32,11 +34,20 @@ $(NODE_READY): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Debian packages, installed by name: $(call apt_install,PACKAGE,what needs it)
+define apt_install
+	@command -v apt-get >/dev/null 2>&1 || { echo "error: $(2) needs Debian's $(1); install it and rerun"; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq $(1)
+endef
+
 # Debian's chromium drives the browser test of the exported tfjs model (no browser download: Debian's package).
 $(CHROMIUM):
-	@command -v apt-get >/dev/null 2>&1 || { echo "error: the browser test needs Debian's chromium at $(CHROMIUM); install it and rerun"; exit 1; }
-	$$( [ "$$(id -u)" -ne 0 ] && echo sudo ) apt-get update -qq
-	$$( [ "$$(id -u)" -ne 0 ] && echo sudo ) apt-get install -y -qq chromium
+	$(call apt_install,chromium,the browser test)
+
+# qemu-user emulates a CPU without AVX-512: the float parity tests prove their bound on that kind of CPU too.
+$(QEMU):
+	$(call apt_install,qemu-user,the parity test on an emulated AVX2 CPU)
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -1,6 +1,7 @@
 """Shared fixtures: the shipped weights, the rebuilt model, real photos, and the node oracle."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,34 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header(config) -> str:
+    """Float results depend on the CPU's kernels: name them at the top of every report."""
+    from posenet_port.machine import describe_cpu
+
+    return f"CPU: {describe_cpu()}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What the float parity tests measured, identical or within the bound (tests/parity.py)."""
+    from parity import MEASURED, RELATIVE
+
+    if MEASURED:
+        terminalreporter.section(f"float parity measured (bound: {RELATIVE:g} * (1 + max |value|), tests/parity.py)")
+        for difference in MEASURED:
+            terminalreporter.write_line(str(difference))
+
+
+def pytest_sessionfinish(session) -> None:
+    """For a run nested in another (tests/test_other_cpus.py): hand the measured differences back as JSON."""
+    from dataclasses import asdict
+
+    from parity import MEASURED
+
+    report = os.environ.get("POSENET_PORT_PARITY_REPORT")
+    if report:
+        Path(report).write_text(json.dumps([asdict(d) for d in MEASURED]))
 
 
 def photo_paths() -> list[Path]:

@@ -17,9 +17,13 @@ from posenet_port.preprocess import load_image
 from posenet_port.weights import SHIPPED_WEIGHTS
 
 from conftest import photo_paths
+from parity import float32_bound
 
 REPO = Path(__file__).resolve().parent.parent
 KEYPOINT_TOLERANCE = 2.0  # px, keypoints with score > 0.5
+# TF and tfjs agree within float32 rounding (tests/parity.py), exactly on some CPUs and not on others: heatmap
+# logits (|logit| < 16 here) within the parity bound, so scores (sigmoids, slope <= 1/4) within a quarter of it.
+SCORE_TOLERANCE = float32_bound(16.0) / 4
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,12 @@ def test_estimate_poses_matches_posenet_in_node(node_oracle, estimator, photos, 
     reference = PosenetJs().estimate(SHIPPED_WEIGHTS.model_path, photos, DecodeSettings(single=single))
     for rgb, theirs in zip(photos, reference):
         ours = estimator.estimate_poses(rgb, DecodeOptions(single=single))
-        assert [round(p.score, 5) for p in ours] == [round(p.score, 5) for p in theirs]
-        assert max_keypoint_distance(ours, theirs) <= KEYPOINT_TOLERANCE
+        assert len(ours) == len(theirs)
+        score_difference = max((abs(p.score - q.score) for p, q in zip(ours, theirs)), default=0.0)
+        distance = max_keypoint_distance(ours, theirs)
+        print(f"{len(ours)} poses: scores within {score_difference:.2g}, keypoints within {distance:.3f} px")
+        assert score_difference <= SCORE_TOLERANCE
+        assert distance <= KEYPOINT_TOLERANCE
     assert len(reference[1]) == 1 if single else len(reference[1]) >= 5, "the Solvay photo: several poses"
 
 

@@ -19,6 +19,7 @@ from posenet_port.nodes import identify_roles, read_model
 from posenet_port.runtime import FrozenGraphRunner
 from posenet_port.weights import SHIPPED_WEIGHTS
 
+from parity import assert_outputs_close
 from test_architecture import EXPECTED_LAYERS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ def test_our_frozen_graph(frozen_pb):
     assert roles.output_stride == 16 and roles.probe_size == 257 and not roles.displacements_ambiguous
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("style, input_size", [("tf1", 337), ("google", None)])
 def test_foreign_graphs_roles_are_found_and_compute_posenet(shipped_weights, model, tmp_path, style, input_size):
     path = foreign_graph(shipped_weights, style, tmp_path / f"{style}.pb", input_size)
@@ -102,8 +104,8 @@ def test_foreign_graphs_roles_are_found_and_compute_posenet(shipped_weights, mod
     # The identified nodes are the right ones: the graph run through them computes what our model computes.
     image = np.random.default_rng(5).uniform(-1, 1, (1, 337, 337, 3)).astype(np.float32)
     ours, theirs = model(image), FrozenGraphRunner.for_model(path)(image)
-    for head in HEADS:
-        np.testing.assert_allclose(theirs[head], ours[head], atol=1e-4)
+    # Unfused Conv2D / BiasAdd / Relu6 ops take other kernels than our fused graph: float32 rounding apart.
+    assert_outputs_close(theirs, {head: ours[head] for head in HEADS}, f"{style} graph vs our graph at 337")
 
 
 def test_displacements_without_telling_names_are_reported_ambiguous(shipped_weights, tmp_path):

@@ -1,0 +1,51 @@
+"""The CPU a figure was measured on: its model and the instruction-set flags that choose the kernels.
+
+TensorFlow (oneDNN) and LiteRT (XNNPACK) pick their kernels by these flags, so float results differ in the last
+bits and int8 speed differs by 3x between an AVX-512 + VNNI CPU and an AVX2-only one. Benchmarks and test
+reports name them so figures from different machines can be told apart.
+"""
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+
+# The flags (as /proc/cpuinfo spells them) that change which kernels run.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
+
+
+@lru_cache(maxsize=1)
+def _cpuinfo() -> tuple[str, frozenset[str]]:
+    """(model name, flags) of the first CPU in /proc/cpuinfo; off Linux, platform's name and no flags."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+                if not line.strip():
+                    break  # the first CPU is enough
+    except OSError:
+        pass
+    return fields.get("model name") or platform.processor() or "unknown", frozenset(fields.get("flags", "").split())
+
+
+def cpu_model() -> str:
+    return _cpuinfo()[0]
+
+
+def cpu_flags() -> tuple[str, ...]:
+    """Those of KERNEL_FLAGS this CPU has, in that order."""
+    flags = _cpuinfo()[1]
+    return tuple(flag for flag in KERNEL_FLAGS if flag in flags)
+
+
+def has_vnni() -> bool:
+    """VNNI (AVX-512 or AVX) int8 dot products: where XNNPACK's int8 kernels beat float32."""
+    return any(flag in cpu_flags() for flag in VNNI_FLAGS)
+
+
+def describe_cpu() -> str:
+    """e.g. 'AMD EPYC, flags: avx2 fma avx512f avx512_vnni avx_vnni'."""
+    flags = " ".join(cpu_flags()) or "none of " + " ".join(KERNEL_FLAGS)
+    return f"{cpu_model()}, flags: {flags}"
