@@ -15,3 +15,9 @@ class ConfigError(PosenetPortError, ValueError):
 
 class ModelFileError(PosenetPortError):
     """A model artifact (.pb, SavedModel, .tflite, model.json) that cannot be read, run, or is not PoseNet."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a library's error message (TensorFlow's run to pages), or the error's type."""
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__

@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .nodes import canonical_output_name
+from .untrusted import check_tflite_ops
 
 
 def interpreter_class() -> Any:
@@ -38,6 +39,9 @@ class LiteRTRunner:
         if not self.path.is_file():
             raise ModelFileError(f"{path}: no such TFLite file")
         try:
+            # Its ops are read without delegates (XNNPACK would hide them in one DELEGATE op) and checked first.
+            listing = interpreter_class()(model_path=str(self.path), experimental_op_resolver_type=op_resolver_without_delegates())
+            check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)
             self.interpreter = interpreter_class()(model_path=str(self.path), num_threads=threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:

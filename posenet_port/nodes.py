@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from .architecture import HEAD_NAMES
 from .constants import NUM_EDGES, NUM_KEYPOINTS
-from .errors import ModelFileError
+from .errors import ModelFileError, first_line
 
 DEFAULT_PROBE_SIZE = 257
 HEAD_CHANNELS = {"heatmap": NUM_KEYPOINTS, "offsets": 2 * NUM_KEYPOINTS, "displacement": 2 * NUM_EDGES}
@@ -173,7 +173,7 @@ def _listing_from_graph_def(path: Path, kind: str, graph_def, probe_size: int) -
         try:
             tf.graph_util.import_graph_def(graph_def, input_map=input_map, name="")
         except (ValueError, TypeError, tf.errors.OpError) as error:
-            raise ModelFileError(f"{path}: TensorFlow cannot import this graph ({_first_line(error)})") from None
+            raise ModelFileError(f"{path}: TensorFlow cannot import this graph ({first_line(error)})") from None
     by_name = {op.name: op for op in graph.get_operations()}
     nodes = []
     for index, node_def in enumerate(graph_def.node):
@@ -186,18 +186,12 @@ def _listing_from_graph_def(path: Path, kind: str, graph_def, probe_size: int) -
     return ModelListing(path, kind, nodes, probed)
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-
-
 def _read_saved_model(directory: Path, probe_size: int) -> ModelListing:
-    import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    try:
-        loaded = tf.saved_model.load(str(directory))
-    except Exception as error:  # noqa: BLE001 - TF raises many unrelated types for a bad SavedModel
-        raise ModelFileError(f"{directory}: not a loadable SavedModel ({_first_line(error)})") from None
+    from .untrusted import load_saved_model
+
+    loaded = load_saved_model(directory)
     signatures = dict(loaded.signatures)
     if not signatures:
         raise ModelFileError(f"{directory}: SavedModel has no signatures to inspect")
@@ -217,7 +211,7 @@ def _read_tflite(path: Path) -> ModelListing:
         )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
-        raise ModelFileError(f"{path}: not a loadable TFLite model ({_first_line(error)})") from None
+        raise ModelFileError(f"{path}: not a loadable TFLite model ({first_line(error)})") from None
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
 
     def info(index: int) -> TensorInfo:
@@ -240,7 +234,7 @@ def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
     try:
         return _tfjs_listing(path, probe_size)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-        raise ModelFileError(f"{path}: malformed tfjs model.json ({type(error).__name__}: {_first_line(error)})") from None
+        raise ModelFileError(f"{path}: malformed tfjs model.json ({type(error).__name__}: {first_line(error)})") from None
 
 
 def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
@@ -249,7 +243,7 @@ def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
         topology = document["modelTopology"]["node"]
         specs = {w["name"]: w for group in document["weightsManifest"] for w in group["weights"]}
     except (ValueError, KeyError, TypeError) as error:
-        raise ModelFileError(f"{path}: not a tfjs graph model ({_first_line(error)})") from None
+        raise ModelFileError(f"{path}: not a tfjs graph model ({first_line(error)})") from None
     shapes: dict[str, tuple[int | None, ...] | None] = {}
     nodes = []
     probed = None

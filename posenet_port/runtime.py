@@ -16,6 +16,7 @@ from .errors import ModelFileError
 from .graph import INPUT_NAME, OUTPUT_NAMES
 from .nodejs import run_node_script, write_float32
 from .nodes import canonical_output_name, identify_roles, read_graph_def, read_model
+from .untrusted import data_path
 
 
 class FrozenGraphRunner:
@@ -33,12 +34,9 @@ class FrozenGraphRunner:
     ) -> None:
         graph_def = graph if isinstance(graph, tf.compat.v1.GraphDef) else read_graph_def(graph)
         outputs = dict(outputs or {name: name for name in OUTPUT_NAMES})
-        known = {node.name for node in graph_def.node}
-        missing = [name for name in (input_name, *outputs.values()) if name not in known]
-        if missing:
-            raise ModelFileError(
-                f"graph has no node(s) {', '.join(missing)}; run `python tools/list_nodes.py MODEL` to see its nodes"
-            )
+        source = "graph" if isinstance(graph, tf.compat.v1.GraphDef) else graph
+        # Only the checked data path is imported: nothing else in the file can run.
+        graph_def = data_path(graph_def, input_name, outputs.values(), source)
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         self.output_names = tuple(outputs)
         self._function = wrapped.prune(

@@ -1,0 +1,169 @@
+"""A model file cannot make the tool act: graphs that write or read files, run Python or call ops by a side door are
+refused before anything runs, and nothing is written. Our own models, and foreign PoseNet graphs, still run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from posenet_port.freeze import frozen_graph_def
+from posenet_port.nodes import read_model
+from posenet_port.runtime import FrozenGraphRunner
+from posenet_port.untrusted import UnsafeModelError
+
+from conftest import run_module
+from test_estimate import run_estimate
+
+HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
+
+
+def _graph_with(model, extra) -> tf.compat.v1.GraphDef:
+    """Our frozen graph at 257 with `extra(graph, heatmap_2 tensor) -> new heatmap_2 tensor` spliced in."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(frozen_graph_def(model, 257, 257), name="")
+        heads = {name: graph.get_tensor_by_name(f"{name}:0") for name in HEADS}
+        heatmap = extra(graph, heads["heatmap_2"])
+        tf.identity(heatmap, name="evil_heatmap_2")
+    return graph.as_graph_def()
+
+
+def write_file_by_control_input(target: Path):
+    def extra(graph, heatmap):
+        write = tf.io.write_file(str(target), "pwned")
+        with tf.control_dependencies([write]):
+            return tf.identity(heatmap)
+    return extra
+
+
+def read_file_into_the_heatmap(target: Path):
+    def extra(graph, heatmap):
+        secret = tf.strings.length(tf.io.read_file(str(target)))
+        return heatmap + 0.0 * tf.cast(secret, tf.float32)
+    return extra
+
+
+def python_in_the_heatmap(target: Path):
+    def extra(graph, heatmap):
+        def act(x):
+            target.write_text("pwned")
+            return x
+        return tf.compat.v1.py_func(act, [heatmap], tf.float32)
+    return extra
+
+
+EVIL = {
+    "WriteFile by a control input": (write_file_by_control_input, "control input"),
+    "ReadFile on the data path": (read_file_into_the_heatmap, "'ReadFile'"),
+    "PyFunc on the data path": (python_in_the_heatmap, "'PyFunc'"),
+}
+
+
+def evil_pb(model, tmp_path: Path, case: str) -> tuple[Path, Path]:
+    """The graph file and the file it would write (or read)."""
+    make, _ = EVIL[case]
+    target = tmp_path / "target.txt"
+    if "ReadFile" in case:
+        target.write_text("a secret")
+    graph_def = _graph_with(model, make(target))
+    for node in graph_def.node:  # the evil head takes the canonical name, the real one steps aside
+        if node.name == "heatmap_2":
+            node.name = "real_heatmap_2"
+        node.input[:] = ["real_heatmap_2" if i == "heatmap_2" else i for i in node.input]
+        if node.name == "evil_heatmap_2":
+            node.name = "heatmap_2"
+    path = tmp_path / "evil.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    return path, target
+
+
+@pytest.mark.parametrize("case", sorted(EVIL))
+def test_foreign_graph_that_would_act_is_refused_before_it_runs(model, tmp_path, case):
+    path, target = evil_pb(model, tmp_path, case)
+    before = target.read_text() if target.exists() else None
+    with pytest.raises(UnsafeModelError, match=EVIL[case][1]) as refused:
+        FrozenGraphRunner(path)
+    print(refused.value)
+    assert (target.read_text() if target.exists() else None) == before
+
+
+@pytest.mark.slow
+def test_estimate_refuses_a_graph_that_writes_a_file(model, tmp_path):
+    path, target = evil_pb(model, tmp_path, "WriteFile by a control input")
+    photo = Path(__file__).parent / "data" / "solvay1927.jpg"
+    result = run_estimate(photo, "--model", path)
+    assert result.returncode == 2, result.stdout
+    assert "control input" in result.stderr and "refused" in result.stderr and "Traceback" not in result.stderr
+    assert not target.exists()
+
+
+def test_the_graph_is_cut_to_the_data_path(model, tmp_path):
+    """Nodes the heads do not need (here a WriteFile nothing depends on) are never imported, so never run."""
+    target = tmp_path / "target.txt"
+
+    def extra(graph, heatmap):
+        tf.io.write_file(str(target), "pwned")
+        return heatmap
+    path = tmp_path / "side.pb"
+    path.write_bytes(_graph_with(model, extra).SerializeToString())
+    outputs = FrozenGraphRunner(path)(np.zeros((1, 257, 257, 3), np.float32))
+    assert outputs["offset_2"].shape == (1, 17, 17, 34)
+    assert not target.exists()
+
+
+def test_function_call_on_the_data_path_is_refused(model, tmp_path):
+    """A call runs a function, or any registered op named in its `f` (WriteFile here): never on the data path."""
+    graph_def = frozen_graph_def(model, 257, 257)
+    call = graph_def.node.add(name="call", op="PartitionedCall")
+    call.attr["f"].func.name = "WriteFile"
+    next(node for node in graph_def.node if node.name == "heatmap_2").input.append("call")
+    path = tmp_path / "call.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    with pytest.raises(UnsafeModelError, match="'PartitionedCall'"):
+        FrozenGraphRunner(path)
+
+
+class _EvilModule(tf.Module):
+    def __init__(self, target: Path):
+        super().__init__()
+        self.target = str(target)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")])
+    def serve(self, image):
+        tf.io.write_file(self.target, "pwned")
+        return {"heatmap_2": tf.nn.conv2d(image, tf.ones([1, 1, 3, 17]), 16, "SAME")}
+
+
+def test_saved_model_that_writes_a_file_is_refused_before_tensorflow_loads_it(tmp_path):
+    target = tmp_path / "target.txt"
+    module = _EvilModule(target)
+    tf.saved_model.save(module, str(tmp_path / "evil_saved"), signatures=module.serve)
+    assert not target.exists()
+    with pytest.raises(UnsafeModelError, match="'WriteFile'"):
+        read_model(tmp_path / "evil_saved")
+    result = run_module("list_nodes", tmp_path / "evil_saved")
+    assert result.returncode == 2 and "'WriteFile'" in result.stderr and "Traceback" not in result.stderr
+    assert not target.exists()
+
+
+def test_our_saved_model_passes_the_check(model, tmp_path):
+    from posenet_port.freeze import write_saved_model
+    from posenet_port.untrusted import check_saved_model
+
+    check_saved_model(write_saved_model(model, tmp_path / "saved"))
+
+
+def test_tflite_with_an_op_posenet_does_not_use_is_refused(tmp_path):
+    from posenet_port.litert import LiteRTRunner
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 33, 33, 3], tf.float32)])
+    def odd(image):
+        return {"heatmap_2": tf.math.cos(image)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([odd.get_concrete_function()], odd)
+    path = tmp_path / "odd.tflite"
+    path.write_bytes(converter.convert())
+    with pytest.raises(UnsafeModelError, match="'COS'"):
+        LiteRTRunner(path)
