@@ -2,7 +2,8 @@
 
 Routes: `/` the page (posenet_port/web), `/vendor/...` TensorFlow.js, its wasm backend and posenet 2.2.2 from
 the repo's npm packages, `/models/index.json` the tfjs models in the build folder, `/models/<name>/...` their
-files. Nothing outside those folders is served.
+files. Nothing outside those folders is served, symlinks included; only requests to a localhost name are answered
+(a page elsewhere cannot reach the server by DNS rebinding), and idle connections are closed after 10 s.
 """
 from __future__ import annotations
 
@@ -43,7 +44,13 @@ def tfjs_models(build_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in build_dir.glob("*/model.json"))
 
 
+MAX_URL_LENGTH = 2048
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 class PageHandler(BaseHTTPRequestHandler):
+    timeout = 10  # seconds an idle connection may hold a thread
+
     def __init__(self, *args, build_dir: Path, modules: Path, **kwargs) -> None:
         self.build_dir, self.modules = build_dir, modules
         super().__init__(*args, **kwargs)
@@ -52,45 +59,84 @@ class PageHandler(BaseHTTPRequestHandler):
         pass  # quiet: the page's own status line says what happens
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        found = self._route()
+        if found is not None:
+            self._send(*found)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the base class's name
+        found = self._route()
+        if found is not None:
+            self._send(*found, body=False)
+
+    def _route(self) -> tuple[bytes, str] | None:
+        """(content, suffix) for the request, or None once an error was sent."""
+        if len(self.path) > MAX_URL_LENGTH:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return None
+        # Only local names: a page on another site cannot reach this server through DNS rebinding.
+        if _host_name(self.headers.get("Host")) not in LOCAL_HOSTS:
+            self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "only localhost names are served")
+            return None
         parts = [unquote(p) for p in urlparse(self.path).path.split("/") if p]
         if not parts:
-            return self._file(WEB_DIR / "index.html")
+            return self._file(WEB_DIR, WEB_DIR / "index.html")
         if parts[0] == "vendor" and len(parts) == 2 and parts[1] in VENDOR_FILES:
-            return self._file(self.modules / VENDOR_FILES[parts[1]])
+            return self._file(self.modules, self.modules / VENDOR_FILES[parts[1]])
         if parts[0] == "models":
             models = tfjs_models(self.build_dir)
             if parts[1:] == ["index.json"]:
-                return self._bytes(json.dumps(models).encode(), ".json")
+                return json.dumps(models).encode(), ".json"
             if len(parts) == 3 and parts[1] in models and "/" not in parts[2] and parts[2] not in ("", ".", ".."):
-                return self._file(self.build_dir / parts[1] / parts[2])
-        if len(parts) == 1 and (WEB_DIR / parts[0]).is_file() and parts[0] in ("index.html", "app.js"):
-            return self._file(WEB_DIR / parts[0])
+                return self._file(self.build_dir, self.build_dir / parts[1] / parts[2])
+        if len(parts) == 1 and parts[0] in ("index.html", "app.js"):
+            return self._file(WEB_DIR, WEB_DIR / parts[0])
         self.send_error(HTTPStatus.NOT_FOUND)
+        return None
 
-    def _file(self, path: Path) -> None:
-        if not path.is_file():
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        self._bytes(path.read_bytes(), path.suffix)
+    def _file(self, root: Path, path: Path) -> tuple[bytes, str] | None:
+        """The file's bytes if its real path (symlinks followed) stays inside `root`."""
+        try:
+            real = path.resolve()
+            if real.is_relative_to(root.resolve()) and real.is_file():
+                return real.read_bytes(), path.suffix
+        except OSError:
+            pass  # a name too long, a loop of links, a file that went away: all just not found
+        self.send_error(HTTPStatus.NOT_FOUND)
+        return None
 
-    def _bytes(self, data: bytes, suffix: str) -> None:
+    def _send(self, data: bytes, suffix: str, body: bool = True) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/octet-stream"))
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(data)
+        if body:
+            self.wfile.write(data)
+
+
+def _host_name(header: str | None) -> str:
+    """The Host header without its port: 'localhost:8000' -> 'localhost', '[::1]:8000' -> '[::1]'."""
+    header = header or ""
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.rsplit(":", 1)[0]
+
+
+class PageServer(ThreadingHTTPServer):
+    request_queue_size = 128  # a page load opens a burst of connections; 5 (the default) drops some of them
 
 
 def make_server(build_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     build_dir = Path(build_dir)
+    if not 0 <= port <= 65535:
+        raise ServeError(f"port {port} is not a port number; use 0 to 65535 (0: any free port)")
     if not build_dir.is_dir():
         raise ServeError(f"{build_dir}: no build folder; run `make rebuild` first or pass --build DIR")
     if not tfjs_models(build_dir):
         raise ServeError(f"{build_dir}: holds no tfjs model (*/model.json); run `make rebuild` first")
     handler = partial(PageHandler, build_dir=build_dir.resolve(), modules=node_modules_dir())
     try:
-        return ThreadingHTTPServer((host, port), handler)
+        return PageServer((host, port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ServeError(f"port {port} is already in use; pick another with --port") from None
