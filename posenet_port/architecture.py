@@ -22,6 +22,7 @@ LAYER_STRIDES: dict[float, tuple[int, ...]] = {
 # conv0's output channels identify the multiplier (MobileNetV1's 32 channels times the multiplier).
 CONV0_CHANNELS_TO_MULTIPLIER: dict[int, float] = {16: 0.50, 24: 0.75, 32: 1.00}
 OUTPUT_STRIDES = (8, 16, 32)
+MAX_INPUT_SIZE = 2049  # 128 cells at stride 16: far beyond PoseNet's use, and its activations still fit in memory
 NUM_BLOCKS = 13
 
 HEAD_NAMES = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
@@ -119,6 +120,8 @@ def snap_input_size(size: int, output_stride: int) -> int:
 
 def check_input_size(size: int, output_stride: int) -> int:
     """Return `size` if valid, else raise a ConfigError that names the nearest valid sizes."""
+    if size > MAX_INPUT_SIZE:
+        raise ConfigError(f"input size {size} is larger than PoseNet is run at here; use at most {MAX_INPUT_SIZE}")
     if is_valid_input_size(size, output_stride):
         return size
     below = snap_input_size(size, output_stride)

@@ -1,12 +1,16 @@
 """Shared plumbing for the command-line layers: clean errors, step timing, sizes."""
 from __future__ import annotations
 
+import argparse
+import math
+import os
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .architecture import MAX_INPUT_SIZE
 from .errors import PosenetPortError
 
 EXIT_ERROR = 2
@@ -38,6 +42,11 @@ def keep_freed_memory() -> None:
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Run a CLI body: our own errors become one `error:` line and a non-zero exit, not a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not valid UTF-8 prints with escapes instead of raising mid-output.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         return main(argv)
     except PosenetPortError as error:
@@ -46,6 +55,40 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     except KeyboardInterrupt:
         print("interrupted: no partial artifact was left under its final name", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly; Python's own flush at exit must not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer within [low, high] (no upper bound if None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            within = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use a whole number {within}")
+        return value
+    return parse
+
+
+def float_in(low: float, high: float | None = None, low_inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number within [low, high] ((low, high] if not low_inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above_low = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and above_low and (high is None or value <= high)):
+            bound = "of at least" if low_inclusive else "above"
+            within = f"{bound} {low:g}" + (f" and at most {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use a finite number {within}")
+        return value
+    return parse
 
 
 class StepTimer:
@@ -79,3 +122,17 @@ def human_size(size: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
+
+
+def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
+    """The input size and decoding settings that `estimate` and `demo` share, each checked as it is parsed."""
+    parser.add_argument("--input-size", type=int_in(1, MAX_INPUT_SIZE), default=None,
+                        help="network input size, k * stride + 1 (default: 257, or the size a .tflite model takes)")
+    parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
+    parser.add_argument("--max-poses", type=int_in(1, 1000), default=10, help="most poses per photo (default: 10)")
+    parser.add_argument("--score-threshold", type=float_in(0.0, 1.0), default=0.5,
+                        help="root keypoint score threshold (default: 0.5)")
+    parser.add_argument("--nms-radius", type=float_in(0.0, None, low_inclusive=False), default=20,
+                        help="NMS radius in input pixels (default: 20)")
+    parser.add_argument("--min-keypoint-score", type=float_in(0.0, 1.0), default=0.5,
+                        help="keypoints drawn from this score (default: 0.5)")

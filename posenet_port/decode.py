@@ -237,8 +237,8 @@ def decode_multiple_poses(
         raise DecodeError(f"max detections {max_detections}: must be at least 1")
     if not 0.0 <= score_threshold <= 1.0:
         raise DecodeError(f"score threshold {score_threshold}: must be within [0, 1]")
-    if nms_radius <= 0:
-        raise DecodeError(f"NMS radius {nms_radius}: must be positive")
+    if not (nms_radius > 0 and math.isfinite(nms_radius)):  # NaN fails every comparison: test it is inside
+        raise DecodeError(f"NMS radius {nms_radius}: must be a positive number of pixels")
     scores, offsets, fwd, bwd = check_tensors(
         heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride
     )
@@ -251,7 +251,7 @@ def decode_multiple_poses(
     squared_radius = float(nms_radius) * float(nms_radius)
     tracer = _PoseTracer(scores, offsets, fwd, bwd, output_stride)
     suppressed = np.zeros(len(roots), dtype=bool)
-    found = np.empty((max_detections, NUM_KEYPOINTS, 2))
+    found = np.empty((min(max_detections, len(roots)), NUM_KEYPOINTS, 2))  # never more poses than roots
     poses: list[Pose] = []
     for candidate in _dequeue_order(root_scores):
         if len(poses) == max_detections:

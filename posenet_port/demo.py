@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .artifacts import MANIFEST_NAME
-from .cli import keep_freed_memory, run_cli
+from .cli import add_pose_arguments, int_in, keep_freed_memory, run_cli
 from .samples import REPO_ROOT
 
 # Fastest first, as measured by `python -m posenet_port.bench` (BENCHMARKS.md).
@@ -36,24 +36,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "every frame. Window keys: q or Esc quits, space pauses.",
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, default=None, metavar="N", help="camera index (default: 0)")
+    source.add_argument("--camera", type=int_in(0, 1023), default=None, metavar="N", help="camera index (default: 0)")
     source.add_argument("--video", type=Path, help="a video file")
     source.add_argument("--images", type=Path, metavar="DIR", help="a folder of photos")
     parser.add_argument("--model", type=Path, default=None,
                         help="weights, a frozen .pb or a .tflite; default: the fastest model in build/ that passed "
                         "its checks (see `make rebuild`), else the shipped weights")
-    parser.add_argument("--input-size", type=int, default=None, help="network input size (default: 257)")
-    parser.add_argument("--single", action="store_true", help="single-pose decoding")
-    parser.add_argument("--max-poses", type=int, default=10)
-    parser.add_argument("--score-threshold", type=float, default=0.5)
-    parser.add_argument("--nms-radius", type=float, default=20)
-    parser.add_argument("--min-keypoint-score", type=float, default=0.5, help="keypoints drawn from this score")
-    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads (default: 2)")
+    add_pose_arguments(parser)
+    parser.add_argument("--threads", type=int_in(1, 64), default=2, help="TFLite interpreter threads (default: 2)")
     parser.add_argument("--output", type=Path,
                         help="annotated video (.mp4 or .avi) for --camera / --video; a folder for --images")
     parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
     parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
     return parser.parse_args(argv)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .constants import NUM_KEYPOINTS, PART_NAMES, SKELETON_IDS
 from .decode import Pose
-from .fileio import atomic_path
+from .fileio import atomic_path, write_bytes_atomic
 
 # BGR colours, one per pose, cycled: distinct on photos, readable on grey.
 POSE_COLORS = (
@@ -37,11 +37,15 @@ def draw_poses(image_bgr: np.ndarray, poses: Sequence[Pose], min_score: float = 
 
 
 def write_image(path: str | Path, image_bgr: np.ndarray) -> Path:
-    """cv2.imwrite, atomically, with an error if OpenCV cannot encode to that file type."""
-    with atomic_path(path) as temp:
-        if not cv2.imwrite(str(temp), image_bgr):
-            raise ValueError(f"{path}: OpenCV cannot write this image type; use .png or .jpg")
-    return Path(path)
+    """Encode by the file's suffix and write atomically (through Python: OpenCV's own file functions crash on
+    names that are not valid UTF-8), with an error if OpenCV cannot encode that file type."""
+    try:
+        ok, encoded = cv2.imencode(Path(path).suffix or ".png", image_bgr)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot write this image type; use .png or .jpg")
+    return write_bytes_atomic(path, encoded.tobytes())
 
 
 def heatmap_figure(image_rgb: np.ndarray, outputs, output_stride: int, path: str | Path, min_score: float = 0.5) -> Path:

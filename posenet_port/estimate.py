@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli import run_cli
+from .cli import add_pose_arguments, run_cli
 from .preprocess import ImageError, load_image
 
 
@@ -21,19 +21,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--model", type=Path, default=None,
         help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
     )
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="network input size, k * stride + 1 (default: 257, or the size a .tflite model takes)")
+    add_pose_arguments(parser)
     parser.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=None,
                         help="output stride (weights: default 16; a .pb: read from the model)")
-    parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
-    parser.add_argument("--max-poses", type=int, default=10, help="most poses per photo (default: 10)")
-    parser.add_argument("--score-threshold", type=float, default=0.5, help="root keypoint score threshold (default: 0.5)")
-    parser.add_argument("--nms-radius", type=float, default=20, help="NMS radius in input pixels (default: 20)")
     parser.add_argument("--stretch", action="store_true", help="stretch photos to the input instead of padding them")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo")
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
     parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
-    parser.add_argument("--min-keypoint-score", type=float, default=0.5, help="keypoints drawn from this score (default: 0.5)")
     return parser.parse_args(argv)
 
 

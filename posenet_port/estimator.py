@@ -92,7 +92,8 @@ class PoseEstimator:
         fixed_size = getattr(self.runner, "input_size", None)  # a TFLite model has one input size
         if fixed_size and input_size not in (None, fixed_size):
             raise ConfigError(f"{model} takes {fixed_size}x{fixed_size} inputs only; drop --input-size or use {fixed_size}")
-        input_size = input_size or fixed_size or DEFAULT_INPUT_SIZE
+        if input_size is None:  # 0 is an invalid size, refused below, never "the default"
+            input_size = fixed_size or DEFAULT_INPUT_SIZE
         self.output_stride = output_stride or stated_stride or self._probe_stride(input_size)
         self.input_size = check_input_size(input_size, self.output_stride)
         self.stretch = stretch

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import Sequence
 
-from .cli import run_cli
-from .errors import ModelFileError
+from .architecture import MAX_INPUT_SIZE
+from .cli import int_in, run_cli
 from .nodes import DEFAULT_PROBE_SIZE, ModelListing, Roles, converter_commands, identify_roles, listing_to_dict, read_model
 
 
@@ -54,11 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("model", help="frozen .pb, SavedModel folder, .tflite file or tfjs model.json")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--ops", action="store_true", help="only count the op types")
-    parser.add_argument("--probe-size", type=int, default=DEFAULT_PROBE_SIZE,
+    parser.add_argument("--probe-size", type=int_in(2, MAX_INPUT_SIZE), default=DEFAULT_PROBE_SIZE,
                         help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_PROBE_SIZE})")
     args = parser.parse_args(argv)
-    if args.probe_size < 2:
-        raise ModelFileError(f"--probe-size {args.probe_size}: give an input size of at least 2 pixels")
     listing = read_model(args.model, args.probe_size)
     if args.ops:
         counts = listing.op_counts()

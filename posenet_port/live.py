@@ -22,7 +22,7 @@ from .errors import PosenetPortError
 from .estimator import DecodeOptions, PoseEstimator, network_outputs
 from .export.tflite import IMAGE_SUFFIXES
 from .fileio import AtomicOutput
-from .preprocess import preprocess
+from .preprocess import ImageError, preprocess, read_bgr
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -39,6 +39,16 @@ class Frame:
     name: str  # file name for photos, else frame_000123
 
 
+def opencv_video_path(path: Path) -> str:
+    """The name for OpenCV's video reader and writer, which take UTF-8 and crash on anything else."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(f"{path}: OpenCV's video functions cannot use a file name that is not valid UTF-8; "
+                          "rename the file") from None
+    return str(path)
+
+
 class FrameSource(Protocol):
     fps: float
 
@@ -50,7 +60,7 @@ class CaptureSource:
 
     def __init__(self, device: int | Path) -> None:
         self.device = device
-        self.capture = cv2.VideoCapture(device if isinstance(device, int) else str(device))
+        self.capture = cv2.VideoCapture(device if isinstance(device, int) else opencv_video_path(device))
         if not self.capture.isOpened():
             if isinstance(device, int):
                 raise SourceError(
@@ -92,8 +102,9 @@ class ImageFolderSource:
     def frames(self) -> Iterator[Frame]:
         index = 0
         for path in self.paths:
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = read_bgr(path)
+            except ImageError:
                 continue  # not every file with a photo's name is one; say nothing, the others still run
             yield Frame(index, float(index), image, path.name)
             index += 1
@@ -158,6 +169,7 @@ class VideoSink:
     def __init__(self, path: Path, fps: float) -> None:
         if path.suffix.lower() not in VIDEO_CODECS:
             raise SourceError(f"{path}: write video as {' or '.join(VIDEO_CODECS)} (mp4v / MJPG)")
+        opencv_video_path(path)
         self.path, self.fps, self.writer = path, fps, None
         self.output = AtomicOutput(path)
         self.queue: queue.Queue = queue.Queue(maxsize=4)
@@ -262,6 +274,8 @@ def run_loop(
     max_frames: int | None = None,
 ) -> LoopStats:
     """Estimate, annotate and hand every frame to the sinks; the fps shown is a running average."""
+    if max_frames is not None and max_frames < 1:
+        raise SourceError(f"max frames {max_frames}: must be at least 1 (None for no limit)")
     stats = LoopStats()
     start = time.perf_counter()
     completed = False

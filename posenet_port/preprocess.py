@@ -179,8 +179,11 @@ def preprocess(
     return normalize(pixels), box
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """A photo file -> RGB uint8, or an ImageError saying why not."""
+def read_bgr(path: str | Path) -> np.ndarray:
+    """A photo file -> BGR uint8 (OpenCV's order), or an ImageError saying why not.
+
+    The bytes are read by Python and decoded from memory: OpenCV's own file functions crash on file names that
+    are not valid UTF-8."""
     import cv2
 
     path = Path(path)
@@ -188,9 +191,20 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageError(f"{path}: is a directory, expected a photo file")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not data:
         raise ImageError(f"{path}: file is empty")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageError(f"{path}: not a readable image (OpenCV cannot decode it)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return bgr
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """A photo file -> RGB uint8, or an ImageError saying why not."""
+    import cv2
+
+    return cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)

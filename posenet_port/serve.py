@@ -146,7 +146,7 @@ def make_server(build_dir: Path, port: int, host: str = "127.0.0.1") -> Threadin
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m posenet_port.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, default=Path("build"), help="folder `rebuild` wrote (default: build/)")
-    parser.add_argument("--port", type=int, default=8000, help="port on localhost (default: 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="port on localhost, 0 for any free one (default: 8000)")
     args = parser.parse_args(argv)
     server = make_server(args.build, args.port)
     print(f"serving the PoseNet page on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
