@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .architecture import MAX_INPUT_SIZE
+from .preprocess import MAX_PIXELS
 from .errors import PosenetPortError
 
 EXIT_ERROR = 2
@@ -58,6 +59,10 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly; Python's own flush at exit must not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except OSError as error:  # an output that cannot be written: read-only, a file where a folder goes, disk full
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}; nothing was written under its final name", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -136,3 +141,5 @@ def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NMS radius in input pixels (default: 20)")
     parser.add_argument("--min-keypoint-score", type=float_in(0.0, 1.0), default=0.5,
                         help="keypoints drawn from this score (default: 0.5)")
+    parser.add_argument("--max-pixels", type=int_in(1), default=MAX_PIXELS,
+                        help=f"largest photo decoded, in pixels (default: {MAX_PIXELS:,}): a bound on memory")

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from .artifacts import MANIFEST_NAME
 from .cli import add_pose_arguments, int_in, keep_freed_memory, run_cli
+from .fileio import check_outputs_distinct
 from .samples import REPO_ROOT
 
 # Fastest first, as measured by `python -m posenet_port.bench` (BENCHMARKS.md).
@@ -54,12 +55,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    check_outputs_distinct({"--video": args.video, "--images": args.images, "--model": args.model},
+                           {"--output": args.output, "--dump": args.dump})
     keep_freed_memory()
     from .estimator import DecodeOptions, PoseEstimator
     from .live import CaptureSource, DumpSink, ImageFolderSource, PhotoSink, VideoSink, WindowSink, run_loop
 
     if args.images is not None:
-        source = ImageFolderSource(args.images)
+        source = ImageFolderSource(args.images, args.max_pixels)
     else:
         source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
     model = args.model or default_model()

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .cli import add_pose_arguments, run_cli
-from .preprocess import ImageError, load_image
+from .fileio import unique_name
+from .preprocess import ImageError, check_image_file, load_image
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -35,12 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.heatmaps and args.draw is None:
         raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
-    photos = [(path, load_image(path)) for path in args.photos]  # every photo readable before the model loads
+    for path in args.photos:  # every photo there and of a sane size before the model loads; decoded one at a time
+        check_image_file(path, args.max_pixels)
     from .estimator import DecodeOptions, PoseEstimator
 
     estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch)
     options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
-    for path, rgb in photos:
+    taken: set[str] = set()
+    for path in args.photos:
+        rgb = load_image(path, args.max_pixels)
         outputs = estimator.infer(rgb)
         poses = estimator.decode(outputs, options)
         if args.json:
@@ -52,19 +56,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 confident = sum(k.score >= args.min_keypoint_score for k in pose.keypoints)
                 print(f"  pose {index}: score {pose.score:.3f}, {confident}/17 keypoints >= {args.min_keypoint_score}")
         if args.draw is not None:
-            _draw(args, path, rgb, poses, outputs, estimator.output_stride)
+            # Two photos with one stem (a/x.jpg, b/x.png) get x_poses.png and x-2_poses.png, never one file.
+            _draw(args, unique_name(path.stem, taken), rgb, poses, outputs, estimator.output_stride)
     return 0
 
 
-def _draw(args: argparse.Namespace, path: Path, rgb, poses, outputs, output_stride: int) -> None:
+def _draw(args: argparse.Namespace, stem: str, rgb, poses, outputs, output_stride: int) -> None:
     import cv2
 
     from .draw import draw_poses, heatmap_figure, write_image
 
     overlay = draw_poses(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), poses, args.min_keypoint_score)
-    written = [write_image(args.draw / f"{path.stem}_poses.png", overlay)]
+    written = [write_image(args.draw / f"{stem}_poses.png", overlay)]
     if args.heatmaps:
-        written.append(heatmap_figure(rgb, outputs, output_stride, args.draw / f"{path.stem}_heatmaps.png"))
+        written.append(heatmap_figure(rgb, outputs, output_stride, args.draw / f"{stem}_heatmaps.png"))
     if not args.json:
         print("  wrote " + ", ".join(map(str, written)))
 

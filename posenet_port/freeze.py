@@ -6,6 +6,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from .errors import OutputError, first_line
 from .fileio import atomic_path, write_bytes_atomic
 from .graph import PosenetModel
 
@@ -27,5 +28,8 @@ def write_saved_model(model: PosenetModel, directory: str | Path) -> Path:
     # An empty holder: saving the model's own tf.function beside the signature would store the 5 MB of
     # constant weights twice.
     with atomic_path(directory, directory=True) as temp:
-        tf.saved_model.save(tf.Module(), str(temp), signatures={SERVING_SIGNATURE: model.concrete_function()})
+        try:
+            tf.saved_model.save(tf.Module(), str(temp), signatures={SERVING_SIGNATURE: model.concrete_function()})
+        except tf.errors.OpError as error:  # TensorFlow's own file IO: a full disk is ResourceExhaustedError
+            raise OutputError(f"{directory}: TensorFlow could not write the SavedModel ({first_line(error)})") from None
     return Path(directory)

@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_PROBE_SIZE})")
     args = parser.parse_args(argv)
     listing = read_model(args.model, args.probe_size)
+    for warning in listing.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.ops:
         counts = listing.op_counts()
         print(json.dumps(counts, indent=2) if args.json else "\n".join(f"{n:>5}  {op}" for op, n in counts.items()))

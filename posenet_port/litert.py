@@ -39,10 +39,12 @@ class LiteRTRunner:
         if not self.path.is_file():
             raise ModelFileError(f"{path}: no such TFLite file")
         try:
-            # Its ops are read without delegates (XNNPACK would hide them in one DELEGATE op) and checked first.
-            listing = interpreter_class()(model_path=str(self.path), experimental_op_resolver_type=op_resolver_without_delegates())
-            check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)
-            self.interpreter = interpreter_class()(model_path=str(self.path), num_threads=threads)
+            # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
+            # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made.
+            content = self._content = self.path.read_bytes()  # kept: the interpreter reads from this buffer
+            listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
+            check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
+            self.interpreter = interpreter_class()(model_content=content, num_threads=threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelFileError(f"{path}: not a loadable TFLite model ({str(error).strip()[:200]})") from None

@@ -18,11 +18,11 @@ import numpy as np
 
 from .decode import Pose
 from .draw import draw_poses
-from .errors import PosenetPortError
+from .errors import OutputError, PosenetPortError
 from .estimator import DecodeOptions, PoseEstimator, network_outputs
 from .export.tflite import IMAGE_SUFFIXES
-from .fileio import AtomicOutput
-from .preprocess import ImageError, preprocess, read_bgr
+from .fileio import AtomicOutput, unique_name
+from .preprocess import MAX_PIXELS, ImageError, preprocess, read_bgr
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -92,7 +92,8 @@ class ImageFolderSource:
 
     fps = 1.0
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, max_pixels: int = MAX_PIXELS) -> None:
+        self.max_pixels = max_pixels
         if not directory.is_dir():
             raise SourceError(f"{directory}: not a folder of photos")
         self.paths = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -103,7 +104,7 @@ class ImageFolderSource:
         index = 0
         for path in self.paths:
             try:
-                image = read_bgr(path)
+                image = read_bgr(path, self.max_pixels)
             except ImageError:
                 continue  # not every file with a photo's name is one; say nothing, the others still run
             yield Frame(index, float(index), image, path.name)
@@ -170,7 +171,7 @@ class VideoSink:
         if path.suffix.lower() not in VIDEO_CODECS:
             raise SourceError(f"{path}: write video as {' or '.join(VIDEO_CODECS)} (mp4v / MJPG)")
         opencv_video_path(path)
-        self.path, self.fps, self.writer = path, fps, None
+        self.path, self.fps, self.writer, self.frames = path, fps, None, 0
         self.output = AtomicOutput(path)
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.worker = threading.Thread(target=self._encode, daemon=True)
@@ -188,15 +189,28 @@ class VideoSink:
             if not self.writer.isOpened():
                 raise SourceError(f"{self.path}: OpenCV cannot write this video")
         self.queue.put(annotated)
+        self.frames += 1
 
     def close(self, completed: bool = True) -> None:
         self.queue.put(None)
         self.worker.join()
-        if self.writer is not None:
-            self.writer.release()
-            if completed:
-                self.output.commit()
-        self.output.discard()
+        try:
+            if self.writer is not None:
+                self.writer.release()
+                if completed:
+                    self._check_complete()
+                    self.output.commit()
+        finally:
+            self.output.discard()
+
+    def _check_complete(self) -> None:
+        """OpenCV's writer never reports a failed write (a full disk): read the video back before it is published."""
+        capture = cv2.VideoCapture(opencv_video_path(self.output.temp))
+        readable = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        if readable != self.frames:
+            raise OutputError(f"{self.path}: the video could not be written whole ({readable} of {self.frames} "
+                              "frames read back; is the disk full?); nothing was written")
 
 
 class PhotoSink:
@@ -204,11 +218,12 @@ class PhotoSink:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.taken: set[str] = set()  # x.jpg and x.png get x_poses.png and x-2_poses.png
 
     def write(self, result: FrameResult, annotated: np.ndarray) -> None:
         from .draw import write_image
 
-        write_image(self.directory / f"{Path(result.frame.name).stem}_poses.png", annotated)
+        write_image(self.directory / f"{unique_name(Path(result.frame.name).stem, self.taken)}_poses.png", annotated)
 
     def close(self, completed: bool = True) -> None:
         pass
@@ -218,6 +233,7 @@ class DumpSink:
     """One JSON line per frame: index, timestamp, poses in frame coordinates."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.output = AtomicOutput(path)
         self.handle = open(self.output.temp, "w")
 
@@ -228,13 +244,20 @@ class DumpSink:
             "name": result.frame.name,
             "poses": [pose.to_dict() for pose in result.poses],
         }
-        self.handle.write(json.dumps(record) + "\n")
+        try:
+            self.handle.write(json.dumps(record) + "\n")
+        except OSError as error:
+            raise OutputError(f"{self.path}: cannot write ({error.strerror}); nothing was written") from None
 
     def close(self, completed: bool = True) -> None:
-        self.handle.close()
-        if completed:
-            self.output.commit()
-        self.output.discard()
+        try:
+            self.handle.close()  # the last buffered lines are written here
+            if completed:
+                self.output.commit()
+        except OSError as error:
+            raise OutputError(f"{self.path}: cannot write ({error.strerror}); nothing was written") from None
+        finally:
+            self.output.discard()
 
 
 class WindowSink:
@@ -263,6 +286,18 @@ class WindowSink:
 
     def close(self, completed: bool = True) -> None:
         cv2.destroyAllWindows()
+
+
+def _close_all(sinks: Sequence[Sink], completed: bool) -> None:
+    """Close every sink even if one fails (each discards its own partial output), then report the first failure."""
+    failures = []
+    for sink in sinks:
+        try:
+            sink.close(completed)
+        except PosenetPortError as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
 
 
 def run_loop(
@@ -295,7 +330,6 @@ def run_loop(
     except KeyboardInterrupt:
         completed = True  # Ctrl-C ends a camera session: keep what was recorded, complete and playable
     finally:
-        for sink in sinks:
-            sink.close(completed)
+        _close_all(sinks, completed)
     stats.seconds = time.perf_counter() - start
     return stats

@@ -6,7 +6,6 @@ backward displacements apart (and are reported as ambiguous when they say nothin
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Iterable, Sequence
 from .architecture import HEAD_NAMES
 from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ModelFileError, first_line
+from .fileio import check_regular_file, parse_json_bounded
 
 DEFAULT_PROBE_SIZE = 257
 HEAD_CHANNELS = {"heatmap": NUM_KEYPOINTS, "offsets": 2 * NUM_KEYPOINTS, "displacement": 2 * NUM_EDGES}
@@ -82,6 +82,7 @@ class ModelListing:
     nodes: list[Node]
     probe_size: int | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what will stop the model from loading or running
 
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -113,7 +114,7 @@ def read_model(path: str | Path, probe_size: int = DEFAULT_PROBE_SIZE) -> ModelL
         raise ModelFileError(f"{path}: file is empty")
     if head[4:8] == b"TFL3":
         return _read_tflite(path)
-    if head.lstrip()[:1] == b"{":
+    if head.lstrip()[:1] in (b"{", b"[") or path.suffix == ".json":
         return _read_tfjs(path, probe_size)
     return _read_graph_def(path, probe_size)
 
@@ -238,8 +239,13 @@ def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
 
 
 def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
+    check_regular_file(path, ModelFileError, "model json")
     try:
-        document = json.loads(path.read_bytes())
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    document = parse_json_bounded(data, path, ModelFileError)
+    try:
         topology = document["modelTopology"]["node"]
         specs = {w["name"]: w for group in document["weightsManifest"] for w in group["weights"]}
     except (ValueError, KeyError, TypeError) as error:
@@ -264,7 +270,21 @@ def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
         shapes[name] = shape
         dtype = specs.get(name, {}).get("dtype", "float32")
         nodes.append(Node(index, name, op, inputs, (TensorInfo(shape, dtype),)))
-    return ModelListing(path, "tfjs graph model", nodes, probed)
+    listing = ModelListing(path, "tfjs graph model", nodes, probed)
+    listing.warnings += _missing_shards(path, document)
+    return listing
+
+
+def _missing_shards(path: Path, document: dict) -> list[str]:
+    """Warnings for weight shards the manifest names that are not regular files inside the model's folder."""
+    folder, warnings = path.parent.resolve(), []
+    for group in document["weightsManifest"]:
+        for shard in group.get("paths", []) if isinstance(group, dict) else []:
+            target = (folder / shard).resolve() if isinstance(shard, str) and shard else None
+            if target is None or not target.is_relative_to(folder) or not target.is_file():
+                warnings.append(f"weight shard {shard!r} named in {path.name} is missing or not inside its folder: "
+                                "the model will not load")
+    return warnings
 
 
 def _spec_shape(spec: Any) -> tuple[int, ...] | None:
@@ -497,6 +517,7 @@ def listing_to_dict(listing: ModelListing, roles: Roles | None) -> dict:
         "path": str(listing.path),
         "format": listing.format,
         "probe_size": listing.probe_size,
+        "warnings": listing.warnings,
         "nodes": [
             {"index": n.index, "name": n.name, "op": n.op, "inputs": list(n.inputs), "outputs": [asdict(o) for o in n.outputs]}
             for n in listing.nodes

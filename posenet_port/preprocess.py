@@ -16,6 +16,7 @@ import numpy as np
 from .errors import PosenetPortError
 
 COLOR_ORDERS = ("rgb", "bgr")
+MAX_PIXELS = 50_000_000  # photos of 12-48 MP pass; a 32768x32768 PNG (1 MB on disk, 3 GB decoded) does not
 
 
 class ImageError(PosenetPortError, ValueError):
@@ -179,32 +180,68 @@ def preprocess(
     return normalize(pixels), box
 
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """A photo file -> BGR uint8 (OpenCV's order), or an ImageError saying why not.
-
-    The bytes are read by Python and decoded from memory: OpenCV's own file functions crash on file names that
-    are not valid UTF-8."""
-    import cv2
+def check_image_file(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it; an ImageError for a file that is missing,
+    empty, not an image Pillow knows, or larger than `max_pixels` (decoding it could exhaust memory)."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, expected a photo file")
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        raise ImageError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty")
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # ours below, with its own message
+    try:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageError(f"{path}: not a readable image") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    if width * height > max_pixels:
+        raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
+                         f"{max_pixels / 1e6:.0f}; raise it with --max-pixels if this photo is meant")
+    return width, height
+
+
+def read_bgr(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A photo file -> BGR uint8 (OpenCV's order), or an ImageError saying why not.
+
+    The header is checked first (size limit), then the bytes are read by Python and decoded from memory: OpenCV's
+    own file functions crash on file names that are not valid UTF-8. A JPEG or PNG cut short is refused: OpenCV
+    would decode it with the missing part grey and only warn."""
+    import cv2
+
+    check_image_file(path, max_pixels)
+    path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
-    if not data:
-        raise ImageError(f"{path}: file is empty")
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if _cut_short(data):
+        raise ImageError(f"{path}: the file is cut short (truncated download or copy?); it would decode partly grey")
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        bgr = None
     if bgr is None:
         raise ImageError(f"{path}: not a readable image (OpenCV cannot decode it)")
     return bgr
 
 
-def load_image(path: str | Path) -> np.ndarray:
+def _cut_short(data: bytes) -> bool:
+    """A JPEG without an end-of-image marker after its last scan, or a PNG without its IEND chunk."""
+    if data[:2] == b"\xff\xd8":
+        return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return b"IEND" not in data[-64:]
+    return False
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A photo file -> RGB uint8, or an ImageError saying why not."""
     import cv2
 
-    return cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(read_bgr(path, max_pixels), cv2.COLOR_BGR2RGB)

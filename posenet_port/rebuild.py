@@ -17,6 +17,7 @@ from .cli import StepTimer, human_size, run_cli
 from .errors import ConfigError, PosenetPortError
 from .export.tflite import TFLITE_VARIANTS, calibration_photos
 from .export.tfjs import TFJS_VARIANTS, require_tensorflowjs
+from .fileio import exclusive_folder
 from .weights import load_weights
 
 DEFAULT_OUT = Path("build")
@@ -59,6 +60,12 @@ def rebuild(options: RebuildOptions, timer: StepTimer | None = None) -> list[Man
     options.validate()
     calibration = calibration_photos(options.calibration_images) if "tflite" in options.formats else []
     timer = timer or StepTimer(total=plan_steps(options))
+    # One rebuild per folder: two would replace each other's files under a manifest that vouches for one of them.
+    with exclusive_folder(Path(options.out_dir), "rebuild"):
+        return _rebuild(options, calibration, timer)
+
+
+def _rebuild(options: RebuildOptions, calibration, timer: StepTimer) -> list[ManifestEntry]:
     out = Path(options.out_dir)
     (out / MANIFEST_NAME).unlink(missing_ok=True)  # an old manifest would vouch for files this run replaces
     with timer.step(f"loading weights from {options.weights or 'the shipped weights (sha256 verified)'}"):

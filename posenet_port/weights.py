@@ -15,7 +15,6 @@ import base64
 import gzip
 import hashlib
 import io
-import json
 import math
 import zlib
 from collections import deque
@@ -27,6 +26,7 @@ import numpy as np
 
 from .architecture import CONV0_CHANNELS_TO_MULTIPLIER, HEAD_CHANNELS, HEAD_NAMES, NUM_BLOCKS
 from .errors import WeightsError
+from .fileio import check_regular_file, parse_json_bounded
 
 SCOPE = "MobilenetV1"
 _MAX_JSON_BYTES = 64 << 20
@@ -296,18 +296,16 @@ def _resolve_json(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> Any:
+    check_regular_file(path, WeightsError)
     try:
         size = path.stat().st_size
         if size > _MAX_JSON_BYTES:
             raise WeightsError(f"{path}: {size} bytes is too large for a model json (limit {_MAX_JSON_BYTES})")
         with open(path, "rb") as handle:
-            return json.loads(handle.read())
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise WeightsError(f"{path}: not valid JSON ({error})") from None
+            data = handle.read()
     except OSError as error:
         raise WeightsError(f"{path}: cannot read ({error.strerror or error})") from None
+    return parse_json_bounded(data, path, WeightsError)
 
 
 def _looks_like_checkpoint_manifest(document: Any) -> bool:
@@ -330,6 +328,8 @@ def _inside(directory: Path, relative: Any, origin: Path) -> Path:
 
 
 def _read_file(path: Path, origin: Path, what: str) -> bytes:
+    if path.exists():
+        check_regular_file(path, WeightsError, what)
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFileError, PosenetPortError
+from ..errors import ConfigError, ModelFileError, PosenetPortError, raised_by_interrupt
 from ..fileio import atomic_path
 from ..nodes import identify_roles, read_graph_def, read_model
 from . import variants
@@ -137,6 +137,8 @@ def _convert(frozen_pb: Path, outputs: list[str], directory: Path, dtype_map: di
     try:
         convert_tf_frozen_model(str(frozen_pb), ",".join(outputs), str(directory), quantization_dtype_map=dtype_map)
     except Exception as error:  # noqa: BLE001 - the converter raises whatever TF raises
+        if raised_by_interrupt(error):
+            raise KeyboardInterrupt from None
         raise ModelFileError(f"{label} conversion failed: {str(error).strip()[:300]}") from None
 
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFileError
+from ..errors import ConfigError, ModelFileError, raised_by_interrupt
 from ..fileio import write_bytes_atomic
 from ..nodes import identify_roles, read_model
 from ..preprocess import ImageError, load_image, preprocess
@@ -93,6 +93,8 @@ def export_tflite(
     try:
         data = converter.convert()
     except Exception as error:  # noqa: BLE001 - the converter raises ConverterError, ValueError, RuntimeError ...
+        if raised_by_interrupt(error):
+            raise KeyboardInterrupt from None
         raise ModelFileError(f"{frozen_pb}: TFLite {variant} conversion failed: {str(error).strip()[:300]}") from None
     return write_bytes_atomic(path, data)
 

@@ -1,0 +1,161 @@
+"""Outputs never lie and inputs are bounded: no output replaces an input or another output, a video that could
+not be written whole is not published, colliding names are numbered, one rebuild per folder, and photos or model
+files that are cut short, huge, deeply nested or not regular files end in one error line."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from posenet_port.bench import demo_video
+from posenet_port.errors import OutputError
+from posenet_port.fileio import exclusive_folder
+from posenet_port.preprocess import ImageError, load_image
+from posenet_port.weights import WeightsError, load_weights
+
+from conftest import REPO, run_module
+
+SOLVAY = REPO / "tests" / "data" / "solvay1927.jpg"
+
+
+def one_error_line(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    return demo_video(tmp_path_factory.mktemp("video") / "pan.mp4", 12)
+
+
+@pytest.mark.parametrize("dump_is", ["--video", "--output"])
+def test_demo_refuses_an_output_that_is_an_input_or_another_output(video, tmp_path, dump_is):
+    before = video.read_bytes()
+    output = tmp_path / "annotated.mp4"
+    dump = video if dump_is == "--video" else output
+    result = run_module("demo", "--video", video, "--no-display", "--output", output, "--dump", dump)
+    one_error_line(result, "is the same file as")
+    assert "--dump" in result.stderr and dump_is in result.stderr
+    assert video.read_bytes() == before and not output.exists()
+
+
+def _limit_file_size():
+    """A full disk, as far as this process can tell: writes past 300 kB fail with EFBIG instead of killing it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+
+@pytest.mark.slow
+def test_demo_on_a_full_disk_publishes_nothing_and_says_so(video, frozen_pb, tmp_path):
+    output = tmp_path / "annotated.avi"  # MJPG: about 50 kB a frame, so the limit cuts it mid-stream
+    result = subprocess.run(
+        [sys.executable, "-m", "posenet_port.demo", "--video", video, "--model", frozen_pb, "--no-display",
+         "--output", output], capture_output=True, text=True, cwd=REPO, timeout=600, preexec_fn=_limit_file_size,
+    )
+    one_error_line(result, "could not be written whole")
+    assert "wrote" not in result.stdout
+    assert not output.exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.slow
+def test_draw_numbers_photos_that_share_a_name(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "group.jpg").write_bytes(SOLVAY.read_bytes())
+    result = run_module("estimate", tmp_path / "a" / "group.jpg", tmp_path / "b" / "group.jpg", "--draw", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["group-2_poses.png", "group_poses.png"]
+
+
+def test_a_second_rebuild_into_the_same_folder_is_refused(tmp_path):
+    with exclusive_folder(tmp_path / "build", "rebuild"):
+        result = run_module("rebuild", "--out", tmp_path / "build", "--formats", "none")
+    one_error_line(result, "another rebuild is writing into this folder")
+    assert list((tmp_path / "build").iterdir()) == []
+    with exclusive_folder(tmp_path / "build", "rebuild"):  # free again once its holder is gone
+        pass
+
+
+@pytest.mark.parametrize(
+    "module, args, message",
+    [
+        ("rebuild", ["--formats", "none", "--out", "{file}"], "is a file, not a folder"),
+        ("estimate", [SOLVAY, "--draw", "{file}"], "blocker: File exists; nothing was written"),
+        ("estimate", [SOLVAY, "--draw", "{file}/inside"], "Not a directory; nothing was written"),
+    ],
+)
+def test_an_output_where_a_file_stands_is_one_error_line(tmp_path, module, args, message):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    one_error_line(run_module(module, *[str(a).format(file=blocker) for a in args]), message)
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_a_photo_cut_short_is_refused(tmp_path):
+    data = SOLVAY.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="cut short"):
+        load_image(cut)
+    assert load_image(SOLVAY).shape == (922, 2048, 3)
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A small PNG file whose header claims `width` x `height` pixels."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_photo_too_large_to_decode_is_refused_from_its_header(tmp_path):
+    huge = _png_header_only(tmp_path / "huge.png", 32768, 32768)
+    with pytest.raises(ImageError, match="32768x32768 is 1074 megapixels, over the limit"):
+        load_image(huge)
+    one_error_line(run_module("estimate", huge), "raise it with --max-pixels")
+
+
+def test_a_model_json_nested_too_deep_is_refused(tmp_path):
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    (folder / "model.json").write_text('{"modelTopology": ' * 5000 + "1" + "}" * 5000)
+    with pytest.raises(WeightsError, match="nested 5000 levels deep"):
+        load_weights(folder / "model.json")
+    one_error_line(run_module("list_nodes", folder / "model.json"), "nested 5000 levels deep")
+
+
+def test_a_fifo_as_a_shard_is_refused_not_waited_on(tmp_path):
+    model = json.loads((REPO / "weights" / "posenet-mobilenet-v1-075" / "posenet.json").read_text())
+    folder = tmp_path / "fifo"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps(model))
+    os.mkfifo(folder / model["weightsManifest"][0]["paths"][0])
+    with pytest.raises(WeightsError, match="FIFO"):
+        load_weights(folder)
+
+
+def test_list_nodes_warns_of_a_missing_shard(tmp_path):
+    model = json.loads((REPO / "weights" / "posenet-mobilenet-v1-075" / "posenet.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(model))
+    result = run_module("list_nodes", tmp_path / "model.json")
+    assert result.returncode == 0
+    assert "warning: weight shard" in result.stderr and "the model will not load" in result.stderr
+
+
+def test_exclusive_folder_refuses_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        with exclusive_folder(tmp_path / "file", "rebuild"):
+            pass
