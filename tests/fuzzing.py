@@ -7,8 +7,12 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 import random
+import re
 import shutil
+import struct
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,9 +41,26 @@ def _parent(document: Any, path: tuple) -> tuple[Any, Any]:
     return node, path[-1]
 
 
+NESTED = re.compile(r'"__nested_(\d+)__"')
+
+
+def nested(depth: int) -> str:
+    """A stand-in that dump_json writes as a value nested `depth` levels deep in objects and lists (Python's
+    parser recurses, and so does its writer: deep enough, both die)."""
+    return f"__nested_{depth}__"
+
+
+def dump_json(document: Any) -> str:
+    def deep(match: re.Match) -> str:
+        depth = int(match.group(1))
+        objects, lists = depth // 2, depth - depth // 2
+        return '{"node": ' * objects + "[" * lists + "0" + "]" * lists + "}" * objects
+    return NESTED.sub(deep, json.dumps(document))
+
+
 def mutate_json(document: Any, rng: random.Random) -> str:
     """Apply one random mutation to a model.json document in place; returns what was done."""
-    kind = rng.choice(["delete", "replace", "shape", "dtype", "quantization", "rename"])
+    kind = rng.choice(["delete", "replace", "shape", "dtype", "quantization", "rename", "nest"])
     weights = [w for group in document.get("weightsManifest", []) if isinstance(group, dict)
                for w in group.get("weights", []) if isinstance(w, dict)] if isinstance(document, dict) else []
     if kind in ("shape", "dtype", "quantization") and weights:
@@ -60,6 +81,10 @@ def mutate_json(document: Any, rng: random.Random) -> str:
         del parent[key]
     elif kind == "rename" and isinstance(parent, dict):
         parent[str(key) + "_"] = parent.pop(key)
+    elif kind == "nest":
+        depth = rng.choice([10, 60, 70, 900, 5000])
+        parent[key] = nested(depth)
+        return f"nest {depth} deep at {'/'.join(map(str, path))}"
     else:
         parent[key] = rng.choice(JSON_VALUES)
     return f"{kind} {'/'.join(map(str, path))}"
@@ -87,15 +112,40 @@ def mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(mutable), kind
 
 
+def special_shard(directory: Path, rng: random.Random) -> str:
+    """The shard replaced by what is not a regular file, or renamed to a name that is not UTF-8."""
+    shard = next(directory.glob("*.bin"), None)
+    if shard is None:
+        return "no shard"
+    kind = rng.choice(["fifo", "folder", "dangling link", "latin-1 name"])
+    if kind == "latin-1 name":  # a valid model under a name only bytes can spell
+        renamed = shard.with_name(os.fsdecode(b"poids-\xe9t\xe9.bin"))
+        shard.rename(renamed)
+        document = json.loads((directory / "model.json").read_text())
+        document["weightsManifest"][0]["paths"] = [renamed.name]
+        (directory / "model.json").write_text(json.dumps(document))
+        return kind
+    shard.unlink()
+    if kind == "fifo":
+        os.mkfifo(shard)
+    elif kind == "folder":
+        shard.mkdir()
+    else:
+        shard.symlink_to(directory / "nowhere.bin")
+    return kind
+
+
 def damage_graph_model(directory: Path, rng: random.Random) -> str:
-    """One to three mutations of model.json and/or its shard."""
+    """One to three mutations of model.json and/or its shard, or a shard that is not a regular file."""
+    if rng.random() < 0.1:
+        return special_shard(directory, rng)
     notes = []
+    path = directory / "model.json"
+    document = json.loads(path.read_text())  # mutated in memory, written once: a nested value cannot be read back
     for _ in range(rng.randrange(1, 4)):
         if rng.random() < 0.6:
-            path = directory / "model.json"
-            document = json.loads(path.read_text())
             notes.append(mutate_json(document, rng))
-            path.write_text(json.dumps(document))
+            path.write_text(dump_json(document))
         else:
             shard = next(directory.glob("*.bin"), None)
             if shard is not None:
@@ -141,6 +191,21 @@ def damage_file(path: Path, rng: random.Random) -> str:
     return kind
 
 
+def damage_photo(path: Path, rng: random.Random) -> str:
+    """A photo with its bytes damaged, or (PNG) its header claiming other, often huge, dimensions."""
+    data = path.read_bytes()
+    if rng.random() < 0.4 and data[:8] == b"\x89PNG\r\n\x1a\n":
+        width, height = rng.choice([0, 1, 2**15, 2**16 - 1, 2**31 - 1]), rng.choice([0, 1, 2**14, 2**31 - 1])
+        header = data[16:29]
+        header = struct.pack(">II", width, height) + header[8:]
+        chunk = b"IHDR" + header
+        path.write_bytes(data[:12] + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:])
+        return f"header {width}x{height}"
+    data, kind = mutate_bytes(data, rng)
+    path.write_bytes(data)
+    return kind
+
+
 def fresh_copy(source: Path, destination: Path) -> Path:
     if destination.exists():
         shutil.rmtree(destination)
@@ -172,6 +237,12 @@ def inspect_model(path: Path) -> object:
     from posenet_port.nodes import identify_roles, read_model
 
     return identify_roles(read_model(path))
+
+
+def load_photo(path: Path) -> object:
+    from posenet_port.preprocess import load_image
+
+    return load_image(path)
 
 
 def run_case(reader: Callable[[Path], object], target: Path, named: Path) -> str:
@@ -213,6 +284,15 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     (work / "posenet.tflite").write_bytes(converter.convert())
     sources["tflite"] = work / "posenet.tflite"
     sources["model.json"] = sources["graph-model"] / "posenet.json"
+    import cv2
+
+    from posenet_port.samples import sample_photos
+
+    portrait = cv2.resize(cv2.imread(str(sample_photos()[0])), (96, 128))
+    sources["photo.png"] = work / "photo.png"
+    sources["photo.png"].write_bytes(cv2.imencode(".png", portrait)[1].tobytes())
+    sources["photo.jpg"] = work / "photo.jpg"
+    sources["photo.jpg"].write_bytes(cv2.imencode(".jpg", portrait)[1].tobytes())
     return sources
 
 
@@ -222,6 +302,8 @@ READERS: dict[str, tuple[Callable[[Path], object], Damage]] = {
     "pb": (inspect_model, damage_file),
     "tflite": (inspect_model, damage_file),
     "model.json": (inspect_model, damage_file),
+    "photo.png": (load_photo, damage_photo),
+    "photo.jpg": (load_photo, damage_photo),
 }
 
 
@@ -268,6 +350,12 @@ def long_run(cases: int, out: Path) -> dict:
         f"Written by `python tests/fuzzing.py --cases {cases}`: {cases} damaged models per reader, {total} in all "
         f"(seeds 0..{cases - 1}, reproducible). Property: each case loads, or is refused with the project's own error "
         "naming the file; anything else counts as *other*.",
+        "",
+        "The damage: model.json keys, types, shapes, dtypes and quantization entries (NaN, Inf, absurd scales) and "
+        "values nested up to 5,000 levels deep; shards truncated, extended, shuffled, bit-flipped or NaN-laced, or "
+        "replaced by a FIFO, a folder or a dangling link, or renamed to a name that is not UTF-8; corrupt gzip "
+        "streams; mutated `.pb`, `.tflite` and `model.json` bytes for `list_nodes`; photos with damaged bytes or PNG "
+        "headers claiming up to 2^31 - 1 pixels a side.",
         "",
         "| reader | loaded | refused (own error) | other | seconds |",
         "|---|---|---|---|---|",

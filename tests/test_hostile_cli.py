@@ -112,3 +112,13 @@ def test_ctrl_c_inside_the_converter_is_an_interrupt_not_a_conversion_failure(mo
     with pytest.raises(KeyboardInterrupt):
         export_tfjs(frozen_pb, tmp_path / "tfjs", "float32")
     assert not (tmp_path / "tfjs").exists()
+
+
+@pytest.mark.slow
+def test_a_model_whose_name_is_not_utf8_runs(frozen_pb, tmp_path):
+    from posenet_port.export.tflite import export_tflite
+
+    model = export_tflite(frozen_pb, tmp_path / f"{NOT_UTF8}.tflite", "float32", 257)
+    result = run_module("estimate", SOLVAY, "--model", model)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pose(s)" in result.stdout

@@ -186,3 +186,13 @@ def test_estimate_streams_photos_in_bounded_memory(frozen_pb, tmp_path):
     peak_mb = int(result.stderr.split("peak_kb=")[1].split()[0]) / 1024
     print(f"peak resident memory: {peak_mb:.0f} MB for 24 photos of 12 MP")
     assert peak_mb < 400  # all 24 decoded at once would hold 864 MB of pixels alone
+
+
+def test_rebuild_on_a_full_disk_is_one_error_line_and_leaves_nothing_final(tmp_path):
+    out = tmp_path / "build"
+    result = subprocess.run(
+        [sys.executable, "-m", "posenet_port.rebuild", "--formats", "none", "--out", out], capture_output=True,
+        text=True, cwd=REPO, timeout=600, preexec_fn=_limit_file_size,
+    )
+    one_error_line(result, "File too large; nothing was written under its final name")
+    assert [p.name for p in out.iterdir()] == []
