@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -49,7 +50,11 @@ def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | N
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     try:
-        return main(argv)
+        status = main(argv)
+        # Done, outputs complete: a Ctrl-C while TensorFlow tears down (seconds, after the last line) would only
+        # turn this success into a silent death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return status
     except PosenetPortError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

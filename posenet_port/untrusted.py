@@ -23,6 +23,8 @@ TF_GRAPH_OPS = frozenset({
     "Add", "AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Neg", "Rsqrt", "Sqrt", "Square",
     "Pad", "PadV2", "Reshape", "Squeeze", "ExpandDims", "ConcatV2", "Split", "Slice", "StridedSlice",
     "ResizeBilinear", "Cast",
+    # Atrous (dilated) depthwise convolution, as TensorFlow writes it for output stride 8: shape arithmetic.
+    "SpaceToBatchND", "BatchToSpaceND", "Shape", "Pack", "FloorMod", "FloorDiv",
 })
 # A SavedModel also holds its variables, the calls between its functions, and its checkpoint ops.
 _SAVED_MODEL_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall", "NoOp",

@@ -99,6 +99,20 @@ def test_estimate_refuses_a_graph_that_writes_a_file(model, tmp_path):
     assert not target.exists()
 
 
+@pytest.mark.parametrize("multiplier, output_stride", [(0.50, 8), (0.75, 8), (0.75, 16), (1.00, 8), (1.00, 32)])
+@pytest.mark.parametrize("size", [None, 257])
+def test_every_graph_we_build_passes_the_check(shipped_weights, multiplier, output_stride, size):
+    """Atrous convolution (output stride 8) brings shape arithmetic; fixed sizes fold it: all must stay allowed."""
+    from posenet_port.graph import build_model
+    from posenet_port.untrusted import data_path
+
+    from test_graph import WIDTHS, random_weights
+
+    weights = shipped_weights if multiplier == 0.75 else random_weights(WIDTHS[multiplier])
+    graph_def = frozen_graph_def(build_model(weights, output_stride), size, size)
+    assert len(data_path(graph_def, "image", HEADS, "ours").node) > 50
+
+
 def test_the_graph_is_cut_to_the_data_path(model, tmp_path):
     """Nodes the heads do not need (here a WriteFile nothing depends on) are never imported, so never run."""
     target = tmp_path / "target.txt"
