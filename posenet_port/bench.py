@@ -507,7 +507,7 @@ def run(sections: Sequence[str], runs: int, out_dir: Path) -> dict:
         print(f"benchmarking {name} ...", flush=True)
         section = SECTIONS[name](runs)
         report["sections"][name] = {"title": section.title, "timings": [asdict(t) for t in section.timings],
-                                    "notes": section.notes, "rows": section.rows}
+                                    "notes": section.notes, "rows": section.rows, "cpu": section.cpu}
         for timing in section.timings:
             print(f"  {timing.label}: median {timing.median_ms:.3f} ms (p10 {timing.p10_ms:.3f}, p90 {timing.p90_ms:.3f})")
         for note in section.notes:

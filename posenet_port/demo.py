@@ -2,32 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from .artifacts import MANIFEST_NAME
+from .choice import choose_model
 from .cli import add_pose_arguments, int_in, keep_freed_memory, run_cli
 from .fileio import check_outputs_distinct
 from .samples import REPO_ROOT
-
-# Fastest first, as measured by `python -m posenet_port.bench` (BENCHMARKS.md).
-PREFERRED_ARTIFACTS = ("tflite-int8", "tflite-float32", "tflite-float16", "tflite-dynamic-range")
-
-
-def default_model(build_dir: Path = REPO_ROOT / "build") -> Path | None:
-    """The fastest model `rebuild` wrote that passed its checks; None means the shipped weights."""
-    manifest = build_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        return None
-    artifacts = {a["name"]: a for a in json.loads(manifest.read_text()).get("artifacts", [])}
-    for name in PREFERRED_ARTIFACTS:
-        artifact = artifacts.get(name)
-        if artifact and artifact.get("check", {}).get("status") == "PASS" and (build_dir / artifact["path"]).is_file():
-            return build_dir / artifact["path"]
-    return None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -41,8 +24,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     source.add_argument("--video", type=Path, help="a video file")
     source.add_argument("--images", type=Path, metavar="DIR", help="a folder of photos")
     parser.add_argument("--model", type=Path, default=None,
-                        help="weights, a frozen .pb or a .tflite; default: the fastest model in build/ that passed "
-                        "its checks (see `make rebuild`), else the shipped weights")
+                        help="weights, a frozen .pb or a .tflite; default: the model of build/ that passed its checks "
+                        "and runs fastest on this CPU, timed once and cached (see `make rebuild`), else the shipped "
+                        "weights")
     add_pose_arguments(parser)
     parser.add_argument("--threads", type=int_in(1, 64), default=2, help="TFLite interpreter threads (default: 2)")
     parser.add_argument("--output", type=Path,
@@ -65,7 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = ImageFolderSource(args.images, args.max_pixels)
     else:
         source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
-    model = args.model or default_model()
+    model = args.model
+    if model is None:
+        choice = choose_model(REPO_ROOT / "build", args.threads)
+        model = choice.path if choice else None
+        print(f"chose {choice.describe()}" if choice else "no checked model in build/ (`make rebuild`): "
+              "running the shipped weights in TensorFlow", flush=True)
     estimator = PoseEstimator(model, args.input_size, threads=args.threads)
     print(f"model: {model or 'the shipped weights'}, input {estimator.input_size}, output stride "
           f"{estimator.output_stride}", flush=True)

@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 
 from .architecture import check_input_size
-from .errors import ConfigError
+from .artifacts import MANIFEST_NAME
+from .errors import ConfigError, ModelFileError
 from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
 from .preprocess import Letterbox, preprocess
 
@@ -88,6 +89,16 @@ class PoseEstimator:
         stretch: bool = False,
         threads: int = 2,
     ) -> None:
+        """`model`: weights (default: the shipped ones), a frozen .pb, a .tflite, or a `rebuild` folder, whose
+        checked model that runs fastest on this CPU is used (`self.choice` says which and why)."""
+        self.choice = None
+        if model is not None and Path(model).is_dir() and (Path(model) / MANIFEST_NAME).is_file():
+            from .choice import choose_model
+
+            self.choice = choose_model(Path(model), threads)
+            if self.choice is None:
+                raise ModelFileError(f"{model}: no TFLite model of this build passed its checks; run `make rebuild`")
+            model = self.choice.path
         self.runner, stated_stride = load_runner(model, output_stride, threads)
         fixed_size = getattr(self.runner, "input_size", None)  # a TFLite model has one input size
         if fixed_size and input_size not in (None, fixed_size):

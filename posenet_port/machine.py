@@ -27,7 +27,10 @@ def _cpuinfo() -> tuple[str, frozenset[str]]:
                     break  # the first CPU is enough
     except OSError:
         pass
-    return fields.get("model name") or platform.processor() or "unknown", frozenset(fields.get("flags", "").split())
+    name = fields.get("model name") or platform.processor() or "unknown"
+    if "cpu family" in fields:  # virtual machines often say only "AMD EPYC": the family tells Zen 4 from Zen 5
+        name += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    return name, frozenset(fields.get("flags", "").split())
 
 
 def cpu_model() -> str:

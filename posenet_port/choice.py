@@ -1,0 +1,105 @@
+"""Which model to run on this machine: the fastest of a build's models that passed their checks, timed here.
+
+The ranking depends on the CPU: XNNPACK's int8 PoseNet is 2.3x float32 on a CPU with VNNI and slower than
+float32 on one without. So the candidates are timed briefly, paced like a 30 fps camera (the demo's workload:
+a core that idles between frames runs a call slower than back to back), and the choice is cached in the build
+folder with the CPU it was measured on and the candidates' checksums; a change of either measures again.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import MANIFEST_NAME
+from .errors import ModelFileError
+from .fileio import parse_json_bounded, write_bytes_atomic
+from .machine import describe_cpu
+
+CHOICE_NAME = "model_choice.json"
+FRAME_INTERVAL_S = 1 / 30
+WARMUP_RUNS = 3
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str  # the manifest's artifact name, e.g. tflite-float32
+    path: Path
+    median_ms: dict[str, float]  # every candidate's paced network median, fastest first
+    cpu: str
+    threads: int
+    measured: str
+    cached: bool = False
+
+    def describe(self) -> str:
+        others = ", ".join(f"{name} {ms:.2f} ms" for name, ms in self.median_ms.items())
+        when = f"measured {self.measured}, cached" if self.cached else "measured now"
+        return (f"{self.name}, the fastest here of {len(self.median_ms)} models that passed their checks "
+                f"(paced at 30 fps, {self.threads} threads: {others}; {when}; {self.cpu})")
+
+
+def choose_model(build_dir: Path, threads: int = 2, runs: int = 12) -> ModelChoice | None:
+    """The fastest checked TFLite model of `build_dir` on this CPU; None if the build has none."""
+    candidates = _checked_tflite(build_dir)
+    if not candidates:
+        return None
+    key = {"cpu": describe_cpu(), "threads": threads,
+           "sha256": {name: artifact["sha256"] for name, artifact in sorted(candidates.items())}}
+    cached = _cached(build_dir, key)
+    if cached is not None:
+        return cached
+    medians = {name: paced_median_ms(build_dir / artifact["path"], threads, runs) for name, artifact in candidates.items()}
+    ranked = dict(sorted(medians.items(), key=lambda item: item[1]))
+    best = next(iter(ranked))
+    choice = ModelChoice(best, build_dir / candidates[best]["path"], ranked, key["cpu"], threads,
+                         time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    record = {**key, "choice": {**asdict(choice), "path": candidates[best]["path"]}}  # relative: the build may move
+    write_bytes_atomic(build_dir / CHOICE_NAME, (json.dumps(record, indent=2) + "\n").encode())
+    return choice
+
+
+def paced_median_ms(path: Path, threads: int, runs: int) -> float:
+    """Median network time of a .tflite model, one call every 1/30 s on a random input of its size."""
+    from .litert import LiteRTRunner
+
+    runner = LiteRTRunner(path, threads)
+    batch = np.random.default_rng(0).uniform(-1, 1, (1, runner.input_size, runner.input_size, 3)).astype(np.float32)
+    for _ in range(WARMUP_RUNS):
+        runner(batch)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner(batch)
+        samples.append((time.perf_counter() - start) * 1000)
+        time.sleep(max(FRAME_INTERVAL_S - samples[-1] / 1000, 0))
+    return statistics.median(samples)
+
+
+def _checked_tflite(build_dir: Path) -> dict[str, dict]:
+    """Manifest entries of TFLite models whose checks passed and whose files are there."""
+    manifest = build_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    try:
+        artifacts = json.loads(manifest.read_text()).get("artifacts", [])
+        return {a["name"]: a for a in artifacts
+                if a.get("format") == "tflite" and a.get("check", {}).get("status") == "PASS"
+                and (build_dir / a["path"]).is_file()}
+    except (ValueError, AttributeError, KeyError, TypeError) as error:
+        raise ModelFileError(f"{manifest}: not a manifest `rebuild` wrote ({error}); run `make rebuild` again") from None
+
+
+def _cached(build_dir: Path, key: dict) -> ModelChoice | None:
+    """The recorded choice if it was measured for this key (CPU, threads, the same files), else None."""
+    try:
+        record = parse_json_bounded((build_dir / CHOICE_NAME).read_bytes(), CHOICE_NAME, ValueError)
+        if {name: record[name] for name in key} != key:
+            return None
+        fields = record["choice"]
+        return ModelChoice(**{**fields, "path": build_dir / fields["path"], "cached": True})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing, unreadable or from another CPU or build: measure again
