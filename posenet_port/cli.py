@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .architecture import MAX_INPUT_SIZE
-from .preprocess import MAX_PIXELS
 from .errors import PosenetPortError
+from .preprocess import MAX_PIXELS
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
