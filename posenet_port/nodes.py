@@ -109,6 +109,7 @@ def read_model(path: str | Path, probe_size: int = DEFAULT_PROBE_SIZE) -> ModelL
         raise ModelFileError(f"{path}: folder holds neither a SavedModel (saved_model.pb) nor a tfjs model.json")
     if path.name == "saved_model.pb":
         return _read_saved_model(path.parent, probe_size)
+    check_regular_file(path, ModelFileError, "model file")  # a FIFO would block the read forever
     head = _read_head(path)
     if not head:
         raise ModelFileError(f"{path}: file is empty")
@@ -137,6 +138,8 @@ def read_graph_def(path: str | Path):
     from google.protobuf.message import DecodeError
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        check_regular_file(path, ModelFileError, "frozen graph")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

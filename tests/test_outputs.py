@@ -196,3 +196,8 @@ def test_rebuild_on_a_full_disk_is_one_error_line_and_leaves_nothing_final(tmp_p
     )
     one_error_line(result, "File too large; nothing was written under its final name")
     assert [p.name for p in out.iterdir()] == []
+
+
+def test_list_nodes_refuses_a_fifo_instead_of_waiting_on_it(tmp_path):
+    os.mkfifo(tmp_path / "model.pb")
+    one_error_line(run_module("list_nodes", tmp_path / "model.pb"), "model file is not a regular file")
