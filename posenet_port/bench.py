@@ -20,7 +20,7 @@ import numpy as np
 
 from .cli import keep_freed_memory, path_size, run_cli
 from .fileio import atomic_path, write_bytes_atomic
-from .machine import describe_cpu
+from .machine import cpu_flags, cpu_model, describe_cpu, has_vnni
 
 REPORT_MD = "BENCHMARKS.md"
 REPORT_JSON = "benchmarks.json"
@@ -65,8 +65,6 @@ def machine() -> dict:
     import importlib.metadata
     import shutil
     import subprocess
-
-    from .machine import cpu_flags, cpu_model
 
     facts = {"CPU": cpu_model(), "CPU flags": " ".join(cpu_flags()) or "none that matter",
              "cores": os.cpu_count(), "Python": platform.python_version()}
@@ -351,8 +349,6 @@ def _tfjs_rows(paths: dict[str, Path], size: int, runs: int, macs: int, drift: d
 
 
 def _latency_notes(rows: list[dict]) -> list[str]:
-    from .machine import has_vnni
-
     def find(label: str, size: int, threads: int | None = None) -> dict:
         return next(r for r in rows if r["label"] == label and r["size"] == size and r["threads"] == threads)
 
