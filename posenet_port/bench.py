@@ -132,16 +132,17 @@ def bench_demo(runs: int, build_dir: Path = Path("build")) -> Section:
     """The demo loop without display (read, preprocess, infer, decode, draw, write video) on a 640x480 video."""
     import tempfile
 
-    from .artifacts import MANIFEST_NAME
+    from .choice import choose_model
     from .errors import ModelFileError
     from .estimator import DecodeOptions, PoseEstimator
     from .live import CaptureSource, VideoSink, run_loop
 
-    manifest = build_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        raise ModelFileError(f"{manifest} is missing: run `make rebuild` (or python -m posenet_port.rebuild) first")
-    paths = {a["name"]: build_dir / a["path"] for a in json.loads(manifest.read_text())["artifacts"]}
-    models = [("TFLite int8", paths["tflite-int8"]), ("baseline: TF frozen graph", paths["frozen-graph"])]
+    paths = _build_paths(build_dir)
+    choice = choose_model(build_dir, threads=2)
+    if choice is None:
+        raise ModelFileError(f"{build_dir}: no TFLite model passed its checks; run `make rebuild`")
+    chosen = f"{choice.name} (the demo's choice)"
+    models = [(chosen, choice.path), ("baseline: TF frozen graph", paths["frozen-graph"])]
     frames = max(runs, 100)
     section = Section(f"Demo loop, no display: {frames} frames of 640x480 video, input 257, 2 threads")
     with tempfile.TemporaryDirectory() as work:
@@ -160,10 +161,10 @@ def bench_demo(runs: int, build_dir: Path = Path("build")) -> Section:
                                           1000 / max(per_run), 1000 / min(per_run), 3))
             section.timings.append(measure_stats(f"{label}: preprocess + inference", stats.inference_ms))
             section.timings.append(measure_stats(f"{label}: decode", stats.decode_ms))
-    int8 = fps["TFLite int8"]
     section.notes = [
-        f"int8 TFLite runs the whole loop at {int8:.0f} fps (median of 3 runs), "
-        f"{int8 / fps['baseline: TF frozen graph']:.1f}x as fast as the TF frozen graph in the same run.",
+        f"{choice.name}, the checked model the demo picks on this CPU, runs the whole loop at {fps[chosen]:.0f} fps "
+        f"(median of 3 runs), {fps[chosen] / fps['baseline: TF frozen graph']:.1f}x as fast as the TF frozen graph in "
+        "the same run.",
     ]
     return section
 
@@ -178,6 +179,7 @@ def measure_stats(label: str, samples_ms: list[float]) -> Timing:
 # --------------------------------------------------------------------------------------------------------------
 
 SIZES = (257, 353)
+FASTEST_INT8 = "int8-gptq"  # the int8 recipe the notes compare; int8 runs as fast, with worse keypoints
 
 
 @dataclass(frozen=True)
@@ -270,16 +272,24 @@ def _build_paths(build_dir: Path) -> dict[str, Path]:
 
 
 def _tflite_at(size: int, paths: dict[str, Path], work: Path) -> dict[str, Path]:
-    """The TFLite models at `size`: rebuild's own at 257, converted here (same code, same calibration) otherwise."""
-    from .export.tflite import TFLITE_VARIANTS, calibration_photos, export_tflite, representative_inputs
+    """Every TFLite recipe at `size`: rebuild's own file where it kept one at that size, else converted here
+    from the build's (rounded) frozen graphs with the same code and calibration, so recipes the checks dropped
+    are timed too. Recipes whose rounded graph the build lacks are left out."""
+    from .export import TFLITE_RECIPES
+    from .export.tflite import calibration_photos, export_tflite, representative_inputs
 
-    if all(f"tflite-{v}" in paths and f"_{size}_" in paths[f"tflite-{v}"].name for v in TFLITE_VARIANTS):
-        return {v: paths[f"tflite-{v}"] for v in TFLITE_VARIANTS}
-    calibration = representative_inputs(calibration_photos(None), size)
-    return {
-        v: export_tflite(paths["frozen-graph"], work / f"{size}_{v}.tflite", v, size, calibration if v == "int8" else ())
-        for v in TFLITE_VARIANTS
-    }
+    models, calibration = {}, None
+    for recipe in TFLITE_RECIPES.values():
+        kept = paths.get(f"tflite-{recipe.name}")
+        source = paths.get("frozen-graph" if recipe.grid is None else f"frozen-graph-{recipe.grid}-grid")
+        if kept is not None and f"_{size}_" in kept.name:
+            models[recipe.name] = kept
+        elif source is not None:
+            if recipe.variant == "int8" and calibration is None:
+                calibration = representative_inputs(calibration_photos(None), size)
+            inputs = calibration if recipe.variant == "int8" else ()
+            models[recipe.name] = export_tflite(source, work / f"{size}_{recipe.name}.tflite", recipe.variant, size, inputs)
+    return models
 
 
 def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
@@ -323,7 +333,8 @@ def _check_drifts(build_dir: Path) -> dict[str, dict]:
     report = build_dir / "checks" / "checks.json"
     if not report.is_file():
         return {}
-    return {r["name"]: {"median_px": r["median_drift_px"], "max_px": r["max_drift_px"], "status": r["status"]}
+    return {r["name"]: {"median_px": r["same_detection_median_px"], "max_px": r["same_detection_max_px"],
+                        "status": r["status"]}
             for r in json.loads(report.read_text())["results"]}
 
 
@@ -353,24 +364,25 @@ def _latency_notes(rows: list[dict]) -> list[str]:
         return next(r for r in rows if r["label"] == label and r["size"] == size and r["threads"] == threads)
 
     baseline, float32 = find("TF frozen graph", 257), find("TFLite float32", 257, 2)
-    int8 = find("TFLite int8", 257, 2)
+    int8 = find(f"TFLite {FASTEST_INT8}", 257, 2)
     int8_ms = int8["network"]["median_ms"]
     vs_graph = baseline["network"]["median_ms"] / int8_ms
     vs_float32 = float32["network"]["median_ms"] / int8_ms
     end_to_end_ms = int8["end_to_end"]["median_ms"]
     if has_vnni():
-        int8_note = (f"TFLite int8 at 257 (2 threads, {int8_ms:.2f} ms) is {vs_graph:.1f}x as fast as the TF frozen graph "
+        int8_note = (f"TFLite {FASTEST_INT8} at 257 (2 threads, {int8_ms:.2f} ms) is {vs_graph:.1f}x as fast as the TF frozen graph "
                      f"(target >= 4x: {_met(vs_graph >= 4)}) and {vs_float32:.2f}x as fast as TFLite float32 "
                      f"(target >= 1.5x: {_met(vs_float32 >= 1.5)}), in this run.")
     else:
-        int8_note = (f"TFLite int8 at 257 (2 threads, {int8_ms:.2f} ms) is {vs_graph:.1f}x as fast as the TF frozen graph "
+        int8_note = (f"TFLite {FASTEST_INT8} at 257 (2 threads, {int8_ms:.2f} ms) is {vs_graph:.1f}x as fast as the TF frozen graph "
                      f"and {vs_float32:.2f}x as fast as TFLite float32 in this run. No target applies: this CPU has no "
                      "VNNI, and XNNPACK's int8 kernels are only faster than float32 with VNNI's int8 dot products.")
+    status = (int8.get("drift") or {}).get("status", "not checked")
     return [
-        int8_note,
-        f"End to end with int8 at 257 (640x480 frame: preprocess, infer, decode): {end_to_end_ms:.2f} ms "
+        int8_note + f" Its keypoint checks: {status} (see the check report: int8 activations cost keypoints).",
+        f"End to end with {FASTEST_INT8} at 257 (640x480 frame: preprocess, infer, decode): {end_to_end_ms:.2f} ms "
         f"({1000 / end_to_end_ms:.0f} photos/s), {end_to_end_ms / int8_ms:.1f}x the network alone.",
-        f"Multi-pose decode of int8 outputs at 257: {int8['decode_multi']['median_ms']:.3f} ms median.",
+        f"Multi-pose decode of {FASTEST_INT8} outputs at 257: {int8['decode_multi']['median_ms']:.3f} ms median.",
         "GFLOP/s counts 2 FLOPs per multiply-add of the network (conv0, 13 separable blocks, 4 heads) over the median "
         "latency; it stays far below this 2-core CPU's peak: small depthwise layers and memory traffic, not "
         "arithmetic, bound PoseNet at these sizes.",

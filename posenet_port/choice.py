@@ -8,16 +8,14 @@ folder with the CPU it was measured on and the candidates' checksums; a change o
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .artifacts import MANIFEST_NAME
 from .errors import ModelFileError
 from .fileio import parse_json_bounded, write_bytes_atomic
+from .litert import median_network_ms
 from .machine import describe_cpu
 
 CHOICE_NAME = "model_choice.json"
@@ -52,7 +50,8 @@ def choose_model(build_dir: Path, threads: int = 2, runs: int = 12) -> ModelChoi
     cached = _cached(build_dir, key)
     if cached is not None:
         return cached
-    medians = {name: paced_median_ms(build_dir / artifact["path"], threads, runs) for name, artifact in candidates.items()}
+    medians = {name: median_network_ms(build_dir / artifact["path"], threads, runs, FRAME_INTERVAL_S, WARMUP_RUNS)
+               for name, artifact in candidates.items()}
     ranked = dict(sorted(medians.items(), key=lambda item: item[1]))
     best = next(iter(ranked))
     choice = ModelChoice(best, build_dir / candidates[best]["path"], ranked, key["cpu"], threads,
@@ -60,23 +59,6 @@ def choose_model(build_dir: Path, threads: int = 2, runs: int = 12) -> ModelChoi
     record = {**key, "choice": {**asdict(choice), "path": candidates[best]["path"]}}  # relative: the build may move
     write_bytes_atomic(build_dir / CHOICE_NAME, (json.dumps(record, indent=2) + "\n").encode())
     return choice
-
-
-def paced_median_ms(path: Path, threads: int, runs: int) -> float:
-    """Median network time of a .tflite model, one call every 1/30 s on a random input of its size."""
-    from .litert import LiteRTRunner
-
-    runner = LiteRTRunner(path, threads)
-    batch = np.random.default_rng(0).uniform(-1, 1, (1, runner.input_size, runner.input_size, 3)).astype(np.float32)
-    for _ in range(WARMUP_RUNS):
-        runner(batch)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner(batch)
-        samples.append((time.perf_counter() - start) * 1000)
-        time.sleep(max(FRAME_INTERVAL_S - samples[-1] / 1000, 0))
-    return statistics.median(samples)
 
 
 def _checked_tflite(build_dir: Path) -> dict[str, dict]:

@@ -18,13 +18,20 @@ POSE_COLORS = (
 )
 
 
-def draw_poses(image_bgr: np.ndarray, poses: Sequence[Pose], min_score: float = 0.5) -> np.ndarray:
-    """A copy of the photo with each pose's skeleton and keypoints whose score reaches `min_score`."""
+def draw_poses(
+    image_bgr: np.ndarray,
+    poses: Sequence[Pose],
+    min_score: float = 0.5,
+    colors: Sequence[tuple[int, int, int]] | None = None,
+    weight: float = 1.0,
+) -> np.ndarray:
+    """A copy of the photo with each pose's skeleton and keypoints whose score reaches `min_score`, in
+    `colors[i]` (default: one colour per pose in order), lines `weight` times the usual width."""
     canvas = image_bgr.copy()
     scale = max(canvas.shape[:2]) / 640
-    thickness, radius = max(1, round(2 * scale)), max(2, round(4 * scale))
+    thickness, radius = max(1, round(2 * scale * weight)), max(2, round(4 * scale * weight))
     for index, pose in enumerate(poses):
-        color = POSE_COLORS[index % len(POSE_COLORS)]
+        color = colors[index] if colors is not None else POSE_COLORS[index % len(POSE_COLORS)]
         points = [(round(k.x), round(k.y)) for k in pose.keypoints]
         visible = [k.score >= min_score for k in pose.keypoints]
         for a, b in SKELETON_IDS:
@@ -33,6 +40,29 @@ def draw_poses(image_bgr: np.ndarray, poses: Sequence[Pose], min_score: float = 
         for point, shown in zip(points, visible):
             if shown:
                 cv2.circle(canvas, point, radius, color, -1, cv2.LINE_AA)
+    return canvas
+
+
+REFERENCE_GREY = (150, 150, 150)
+MOVED_RED = (0, 0, 230)
+
+
+def draw_comparison(
+    image_bgr: np.ndarray,
+    reference: Sequence[Pose],
+    candidate: Sequence[Pose],
+    matched_reference: Sequence[int | None],
+    moved: Sequence[tuple[float, float]],
+    min_score: float = 0.5,
+) -> np.ndarray:
+    """The reference poses thin and grey, the candidate's on top coloured like the reference pose each one
+    matches (grey-blue when it matches none), and a red ring around every keypoint that moved."""
+    canvas = draw_poses(image_bgr, reference, min_score, [REFERENCE_GREY] * len(reference), weight=0.6)
+    colors = [POSE_COLORS[i % len(POSE_COLORS)] if i is not None else (120, 90, 60) for i in matched_reference]
+    canvas = draw_poses(canvas, candidate, min_score, colors)
+    radius = max(6, round(12 * max(canvas.shape[:2]) / 640))
+    for x, y in moved:
+        cv2.circle(canvas, (round(x), round(y)), radius, MOVED_RED, max(2, radius // 4), cv2.LINE_AA)
     return canvas
 
 

@@ -6,6 +6,7 @@ constants named like the TF1 checkpoints (`MobilenetV1/Conv2d_0/weights`), so fr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -45,18 +46,51 @@ class PosenetModel:
         return posenet_forward(image, self.weights, self.config)
 
 
-def posenet_forward(image: tf.Tensor, weights: PosenetWeights, config: ArchitectureConfig) -> dict[str, tf.Tensor]:
-    layers = config.layers()
-    with tf.name_scope(SCOPE):
-        features = _conv(image, "Conv2d_0", weights.conv0, layers[0], relu6=True)
-        for index, (block, layer) in enumerate(zip(weights.blocks, layers[1:]), start=1):
-            features = _depthwise(features, f"Conv2d_{index}_depthwise", block.depthwise, layer)
-            features = _conv(features, f"Conv2d_{index}_pointwise", block.pointwise, _POINTWISE, relu6=True)
-        heads = {name: _conv(features, name, weights.heads[name], _POINTWISE, relu6=False) for name in HEAD_NAMES}
-    return _name_outputs(heads)
+@dataclass(frozen=True)
+class ConvStep:
+    """One convolution of the network in order: its scope, how it is applied, and whether ReLU6 follows."""
+
+    scope: str
+    layer: LayerSpec
+    depthwise: bool
+    relu6: bool
+
+    @property
+    def is_head(self) -> bool:
+        return self.scope in HEAD_NAMES
 
 
 _POINTWISE = LayerSpec("pointwise", stride=1, dilation=1)
+
+
+def conv_steps(config: ArchitectureConfig) -> list[ConvStep]:
+    """Every convolution in network order, matching `PosenetWeights.convs()`: conv0, 13 x (depthwise,
+    pointwise), then the four heads (all reading the last block's features)."""
+    layers = config.layers()
+    steps = [ConvStep("Conv2d_0", layers[0], depthwise=False, relu6=True)]
+    for index, layer in enumerate(layers[1:], start=1):
+        steps.append(ConvStep(f"Conv2d_{index}_depthwise", layer, depthwise=True, relu6=True))
+        steps.append(ConvStep(f"Conv2d_{index}_pointwise", _POINTWISE, depthwise=False, relu6=True))
+    return steps + [ConvStep(name, _POINTWISE, depthwise=False, relu6=False) for name in HEAD_NAMES]
+
+
+def apply_conv(x: tf.Tensor, conv: ConvWeights, step: ConvStep) -> tf.Tensor:
+    if step.depthwise:
+        return _depthwise(x, step.scope, conv, step.layer)
+    return _conv(x, step.scope, conv, step.layer, step.relu6)
+
+
+def posenet_forward(image: tf.Tensor, weights: PosenetWeights, config: ArchitectureConfig) -> dict[str, tf.Tensor]:
+    steps = conv_steps(config)
+    heads = {}
+    with tf.name_scope(SCOPE):
+        features = image
+        for conv, step in zip(weights.convs(), steps):
+            if step.is_head:
+                heads[step.scope] = apply_conv(features, conv, step)
+            else:
+                features = apply_conv(features, conv, step)
+    return _name_outputs(heads)
 
 
 def _name_outputs(heads: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -2,6 +2,8 @@
 a PoseNet runner on it. Importing this module does not import TensorFlow."""
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,23 @@ class LiteRTRunner:
         self.interpreter.set_tensor(self.input["index"], _quantize(np.asarray(image, np.float32), self.input))
         self.interpreter.invoke()
         return {name: _dequantize(self.interpreter.get_tensor(d["index"]), d) for name, d in self.outputs.items()}
+
+
+def median_network_ms(path: Path, threads: int, runs: int, interval_s: float = 0.0, warmup: int = 5) -> float:
+    """Median milliseconds of one call of a .tflite model on a random input of its size: back to back, or one
+    call every `interval_s` seconds (a camera's pace)."""
+    runner = LiteRTRunner(path, threads)
+    batch = np.random.default_rng(0).uniform(-1, 1, (1, runner.input_size, runner.input_size, 3)).astype(np.float32)
+    for _ in range(warmup):
+        runner(batch)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner(batch)
+        samples.append((time.perf_counter() - start) * 1000)
+        if interval_s:
+            time.sleep(max(interval_s - samples[-1] / 1000, 0))
+    return statistics.median(samples)
 
 
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:

@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .architecture import OUTPUT_STRIDES, ArchitectureConfig, check_input_size
 from .artifacts import MANIFEST_NAME, Artifact, ManifestEntry, write_manifest
 from .cli import StepTimer, human_size, run_cli
 from .errors import ConfigError, PosenetPortError
-from .export.tflite import TFLITE_VARIANTS, calibration_photos
-from .export.tfjs import TFJS_VARIANTS, require_tensorflowjs
+from .export import RECIPES, Recipe
+from .export.tflite import calibration_photos
+from .export.tfjs import require_tensorflowjs
 from .fileio import exclusive_folder
 from .weights import load_weights
 
 DEFAULT_OUT = Path("build")
-FORMATS = ("tflite", "tfjs")
+FORMATS = tuple(RECIPES)
 
 
 class ChecksFailed(PosenetPortError):
-    """At least one exported model drifted beyond its tolerance (or could not be checked when that is required)."""
+    """A float32 model disagreed with the float graph (a broken export, not a quantization trade-off), or the
+    checks could not run when that is required."""
 
 
 @dataclass(frozen=True)
@@ -40,25 +42,38 @@ class RebuildOptions:
     checks: bool = True
     require_node: bool = False
     allow_non_finite: bool = False
+    # Recipes asked for by name, per format: all of them are written, failing ones with a warning. A format
+    # without names tries every recipe and keeps those that clear their floor and sit on the Pareto front.
+    named_recipes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def validate(self) -> None:
-        unknown = [f for f in self.formats if f not in FORMATS]
+        unknown = [f for f in (*self.formats, *self.named_recipes) if f not in FORMATS]
         if unknown:
             raise ConfigError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        for fmt, names in self.named_recipes.items():
+            wrong = [n for n in names if n not in RECIPES[fmt]]
+            if wrong:
+                raise ConfigError(f"unknown {fmt} recipe(s) {', '.join(wrong)}; choose from {', '.join(RECIPES[fmt])}")
         check_input_size(self.input_size, self.output_stride)
         if "tfjs" in self.formats:
             require_tensorflowjs()
 
+    def recipes(self) -> list[tuple[str, Recipe]]:
+        """(format, recipe) for everything this run exports."""
+        return [(fmt, RECIPES[fmt][name]) for fmt in self.formats
+                for name in self.named_recipes.get(fmt) or RECIPES[fmt]]
+
 
 def plan_steps(options: RebuildOptions) -> int:
-    exports = len(TFLITE_VARIANTS) * ("tflite" in options.formats) + len(TFJS_VARIANTS) * ("tfjs" in options.formats)
-    return 4 + exports + (options.checks and exports > 0)
+    recipes = options.recipes()
+    grids = {recipe.grid for _, recipe in recipes if recipe.grid}
+    return 4 + len(grids) + len(recipes) + (options.checks and bool(recipes))
 
 
 def rebuild(options: RebuildOptions, timer: StepTimer | None = None) -> list[ManifestEntry]:
     """Everything `make rebuild` writes. Bad settings fail before any long work; the manifest is written last."""
     options.validate()
-    calibration = calibration_photos(options.calibration_images) if "tflite" in options.formats else []
+    calibration = calibration_photos(options.calibration_images) if options.recipes() else []
     timer = timer or StepTimer(total=plan_steps(options))
     # One rebuild per folder: two would replace each other's files under a manifest that vouches for one of them.
     with exclusive_folder(Path(options.out_dir), "rebuild"):
@@ -83,58 +98,117 @@ def _rebuild(options: RebuildOptions, calibration, timer: StepTimer) -> list[Man
     saved = out / f"{config.name}_savedmodel"
     with timer.step(f"writing the SavedModel {saved}"):
         write_saved_model(model, saved)
-    exports = _export_all(options, config, frozen, calibration, timer)
+    graphs = _rounded_graphs(options, config, weights, calibration, timer)
+    exports = _export_all(options, config, {None: frozen, **{g: a.path for g, a in graphs.items()}}, calibration, timer)
     results = {}
     if options.checks and exports:
         with timer.step(f"checking {len(exports)} models on real photos against the float graph"):
             results = _check(options, exports, frozen)
+    kept = _keep(options, exports, results)
     entries = [ManifestEntry(Artifact("frozen-graph", "frozen graph", "float32", frozen)),
                ManifestEntry(Artifact("savedmodel", "SavedModel", "float32", saved))]
-    entries += [ManifestEntry(a, results.get(a.name, {})) for a in exports]
+    entries += [ManifestEntry(artifact) for artifact in graphs.values()]
+    entries += [ManifestEntry(a, results.get(a.name, {})) for a in kept]
     write_manifest(out, entries, {"weights": weights.source, "sha256": dict(weights.checksums),
                                   "multiplier": weights.multiplier, "output_stride": config.output_stride})
     return entries
 
 
-def _export_all(options: RebuildOptions, config: ArchitectureConfig, frozen: Path, calibration, timer: StepTimer) -> list[Artifact]:
+def _rounded_graphs(options: RebuildOptions, config: ArchitectureConfig, weights, calibration, timer: StepTimer) -> dict[str, Artifact]:
+    """A frozen graph per weight grid the recipes need, its weights rounded onto that grid (rounding.py)."""
+    from .freeze import write_frozen_graph
+    from .graph import build_model
+    from .rounding import GRIDS, calibration_batches, round_weights
+
+    graphs = {}
+    for grid in dict.fromkeys(recipe.grid for _, recipe in options.recipes() if recipe.grid):
+        path = Path(options.out_dir) / f"{config.name}_{grid}-grid.pb"
+        batches = calibration_batches(calibration, options.input_size)
+        with timer.step(f"rounding the weights onto the {grid} grid (GPTQ, {len(batches)} calibration views) -> {path.name}"):
+            rounded = round_weights(weights, config.output_stride, batches, GRIDS[grid])
+            write_frozen_graph(build_model(rounded, config.output_stride), path)
+        graphs[grid] = Artifact(f"frozen-graph-{grid}-grid", "frozen graph", f"float32 on the {grid} grid", path)
+    return graphs
+
+
+def _export_all(options: RebuildOptions, config: ArchitectureConfig, graphs: dict, calibration, timer: StepTimer) -> list[Artifact]:
     from .export.tflite import export_tflite, representative_inputs
     from .export.tfjs import export_tfjs
 
     out, size = Path(options.out_dir), options.input_size
     artifacts = []
-    if "tflite" in options.formats:
-        for variant in TFLITE_VARIANTS:
-            path = out / f"{config.name}_{size}_{variant}.tflite"
-            with timer.step(f"TFLite {variant} at {size}x{size} -> {path.name}"):
-                inputs = representative_inputs(calibration, size) if variant == "int8" else ()
-                export_tflite(frozen, path, variant, size, inputs, options.int8_io)
-            artifacts.append(Artifact(f"tflite-{variant}", "tflite", variant, path, size))
-    if "tfjs" in options.formats:
-        for variant in TFJS_VARIANTS:
-            directory = out / f"{config.name}_tfjs_{variant}"
-            with timer.step(f"tfjs {variant} -> {directory.name}/"):
-                model_json = export_tfjs(frozen, directory, variant)
-            artifacts.append(Artifact(f"tfjs-{variant}", "tfjs", variant, model_json, None))
+    for fmt, recipe in options.recipes():
+        source = graphs[recipe.grid]
+        if fmt == "tflite":
+            path = out / f"{config.name}_{size}_{recipe.name}.tflite"
+            with timer.step(f"TFLite {recipe.name} at {size}x{size} -> {path.name}"):
+                inputs = representative_inputs(calibration, size) if recipe.variant == "int8" else ()
+                export_tflite(source, path, recipe.variant, size, inputs, options.int8_io)
+            artifacts.append(Artifact(f"tflite-{recipe.name}", "tflite", recipe.name, path, size))
+        else:
+            directory = out / f"{config.name}_tfjs_{recipe.name}"
+            with timer.step(f"tfjs {recipe.name} -> {directory.name}/"):
+                model_json = export_tfjs(source, directory, recipe.variant)
+            artifacts.append(Artifact(f"tfjs-{recipe.name}", "tfjs", recipe.name, model_json, None))
     return artifacts
 
 
 def _check(options: RebuildOptions, exports: list[Artifact], frozen: Path) -> dict[str, dict]:
-    from .checks import run_checks
-    from .samples import check_photos
+    from .checks import VALIDATION, TUNING, CheckPhoto, run_checks
+    from .samples import tuning_photos, validation_photos
 
-    report = run_checks(exports, frozen, check_photos(), options.input_size, Path(options.out_dir) / "checks",
+    photos = [CheckPhoto(name, TUNING, rgb) for name, rgb in tuning_photos()]
+    photos += [CheckPhoto(name, VALIDATION, rgb) for name, rgb in validation_photos()]
+    classes = {a.name: RECIPES[a.format][a.quantization].weight_class for a in exports}
+    report = run_checks(exports, classes, frozen, photos, options.input_size, Path(options.out_dir) / "checks",
                         options.require_node)
     for result in report.not_run:
         print(f"\n*** {result.name}: {result.note} ***", file=sys.stderr)
-    return {result.name: asdict(result) for result in report.results}
+    return {result.name: result.to_dict() for result in report.results}
+
+
+def _keep(options: RebuildOptions, exports: list[Artifact], results: dict[str, dict]) -> list[Artifact]:
+    """Which exports stay: with checks, a recipe not asked for by name stays only if it passed and is on its
+    format's Pareto front (the report keeps the figures of all); the others' files are removed. A float32
+    model that fails is a broken export: an error."""
+    from .checks import FAIL, PASS
+
+    broken = [a.name for a in exports if a.quantization == "float32" and results.get(a.name, {}).get("status") == FAIL]
+    if broken:
+        raise ChecksFailed(f"{', '.join(broken)} disagree with the float graph; see {Path(options.out_dir) / 'checks'}")
+    kept = []
+    for artifact in exports:
+        check = results.get(artifact.name, {})
+        named = artifact.format in options.named_recipes
+        if named or not check or check.get("status") not in (PASS, FAIL):
+            kept.append(artifact)
+            if check.get("status") == FAIL:
+                print(f"\n*** {artifact.name} FAILS its floor ({check['note']}); written because it was asked for "
+                      "by name ***", file=sys.stderr)
+        elif check["status"] == PASS and check["pareto"]:
+            kept.append(artifact)
+        else:
+            why = check["note"] if check["status"] == FAIL else "another recipe is smaller, faster or closer"
+            print(f"  not kept: {artifact.name} ({check['status']}: {why}); figures in the check report")
+            for file in artifact.files:
+                file.unlink()
+            if artifact.format == "tfjs":
+                artifact.path.parent.rmdir()
+    return kept
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    recipe_list = "\n".join(f"  {fmt:<6} {r.name:<20} {r.weight_class:<8} {r.description}"
+                             for fmt, table in RECIPES.items() for r in table.values())
     parser = argparse.ArgumentParser(
         prog="python -m posenet_port.rebuild",
         description="Rebuild tfjs PoseNet (MobileNetV1) as a TensorFlow graph (frozen .pb and SavedModel, nodes "
         "image, heatmap, heatmap_2, offset_2, displacement_fwd_2, displacement_bwd_2), export TFLite and tfjs "
-        "models, and check every one on real photos against the float graph.",
+        "models, and check every one on real photos against the float graph. By default every recipe is tried and "
+        "kept only if its decoded poses clear its class's floor and it sits on its format's Pareto front; name "
+        "recipes with --tflite / --tfjs to write exactly those, failing ones with a warning.",
+        epilog=f"recipes (format, name, class, what):\n{recipe_list}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--weights", type=Path, default=None,
@@ -146,40 +220,50 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: build/)")
     parser.add_argument("--formats", default=",".join(FORMATS),
                         help=f"comma-separated export formats: {', '.join(FORMATS)}, or 'none' (default: all)")
+    for fmt in FORMATS:
+        parser.add_argument(f"--{fmt}", metavar="RECIPES", default=None,
+                            help=f"comma-separated {fmt} recipes to write whatever their checks say (see below)")
     parser.add_argument("--input-size", type=int, default=257,
                         help="TFLite input size and check resolution, k * stride + 1 (default: 257)")
     parser.add_argument("--int8-io", action="store_true", help="int8 TFLite with int8 input/output (default: float)")
     parser.add_argument("--calibration-images", type=Path, default=None,
-                        help="folder of photos for int8 calibration (default: the public-domain sample photos)")
-    parser.add_argument("--no-checks", action="store_true", help="skip the keypoint checks")
+                        help="folder of photos for int8 calibration and weight rounding (default: the tuning photos)")
+    parser.add_argument("--no-checks", action="store_true", help="skip the keypoint checks (and keep every recipe)")
     parser.add_argument("--require-node", action="store_true",
                         help="fail when the tfjs checks cannot run (node missing); CI uses this")
     parser.add_argument("--allow-non-finite", action="store_true", help="load weights holding NaN or Inf")
     return parser.parse_args(argv)
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    formats = () if args.formats.strip() == "none" else tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    formats = () if args.formats.strip() == "none" else _names(args.formats)
+    named = {fmt: _names(getattr(args, fmt)) for fmt in FORMATS if getattr(args, fmt) is not None}
+    formats += tuple(fmt for fmt in named if fmt not in formats)
     options = RebuildOptions(
         args.weights, args.output_stride, args.out, formats, args.input_size, args.int8_io,
-        args.calibration_images, not args.no_checks, args.require_node, args.allow_non_finite,
+        args.calibration_images, not args.no_checks, args.require_node, args.allow_non_finite, named,
     )
     entries = rebuild(options)
     print("\nartifacts:")
     for entry in entries:
-        check = entry.check
-        verdict = check.get("status", "")
-        if check.get("max_drift_px") is not None:
-            verdict += f" (max drift {check['max_drift_px']:.2f} px, tolerance {check['tolerance_px']})"
-        print(f"  {entry.artifact.name:<22} {human_size(entry.artifact.size):>10}  {entry.artifact.path}  {verdict}")
+        print(f"  {entry.artifact.name:<30} {human_size(entry.artifact.size):>10}  {entry.artifact.path}  "
+              f"{_verdict(entry.check)}")
     print(f"  manifest: {Path(options.out_dir) / MANIFEST_NAME}")
-    failed = [e.artifact.name for e in entries if e.check.get("status") == "FAIL"]
     if options.checks and any(e.check for e in entries):
         print(f"  check report: {Path(options.out_dir) / 'checks' / 'checks.md'}")
-    if failed:
-        raise ChecksFailed(f"keypoint checks failed for {', '.join(failed)}; see {Path(options.out_dir) / 'checks'}")
     return 0
+
+
+def _verdict(check: dict) -> str:
+    validation = [a for a in check.get("agreements", []) if a["split"] == "validation"]
+    figures = ", ".join(f"{100 * a['within_share']:.1f} % within 2 px at {a['input_size']}" for a in validation)
+    verdict = check.get("status", "")
+    return f"{verdict} ({figures} on validation photos)" if figures else verdict
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLVAY_1927 = REPO_ROOT / "tests" / "data" / "solvay1927.jpg"  # 29 people: the multi-pose case
+PEOPLE = REPO_ROOT / "tests" / "data" / "people"  # provenance and the split's rule: tests/data/README.md
+# Quantization recipes, their settings and calibration use only these (with the check photos below) ...
+TUNING_PEOPLE = ("group-5", "stock-group-1", "group-7", "cgi-multiangle-9", "cgi-model-1", "person-celeste",
+                 "person-lauren", "person-linda", "stock-models-7")
+# ... and the gate judges quantized models on these, which nothing was tuned on.
+VALIDATION_PEOPLE = ("group-1", "cgi-multiangle-2", "group-3", "ai-upper", "cgi-model-2", "person-christina",
+                     "person-lexi", "stock-models-1", "stock-teen-1")
 
 
 def grace_hopper() -> Path:
@@ -30,14 +37,30 @@ def sample_photos() -> list[Path]:
     return [grace_hopper(), SOLVAY_1927]
 
 
+def people_photos(names: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+    from .preprocess import load_image
+
+    return [(f"{name}.jpg", load_image(PEOPLE / f"{name}.jpg")) for name in names]
+
+
+def tuning_photos() -> list[tuple[str, np.ndarray]]:
+    """Calibration and tuning photos: the check photos and half of the people photos."""
+    return check_photos() + people_photos(TUNING_PEOPLE)
+
+
+def validation_photos() -> list[tuple[str, np.ndarray]]:
+    """Photos no recipe, setting or floor was tuned on: the gate's evidence."""
+    return people_photos(VALIDATION_PEOPLE)
+
+
 def check_photos() -> list[tuple[str, np.ndarray]]:
     """The photos every exported model is checked on: three single-person photos and the Solvay photograph's
     left and right halves (10 people each). The whole Solvay photo at input 257 leaves three poses within 0.05 of
     the 0.3 pose threshold, so comparing pose counts there would measure threshold noise, not the model."""
     from .preprocess import load_image
 
-    photos = [(str(grace_hopper()), load_image(grace_hopper()))]
-    photos += [(str(scikit_image_photo(n)), load_image(scikit_image_photo(n))) for n in ("astronaut", "camera")]
+    photos = [("grace_hopper.jpg", load_image(grace_hopper()))]
+    photos += [(f"{n}.png", load_image(scikit_image_photo(n))) for n in ("astronaut", "camera")]
     solvay = load_image(SOLVAY_1927)
     half = solvay.shape[1] // 2
     photos += [("solvay1927_left.jpg", solvay[:, :half]), ("solvay1927_right.jpg", solvay[:, half:])]

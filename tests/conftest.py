@@ -92,9 +92,13 @@ def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def rebuilt(tmp_path_factory, node_oracle) -> Path:
-    """One real `python -m posenet_port.rebuild` with every format and the checks, shared by the tests."""
+    """One real `python -m posenet_port.rebuild` with every recipe of every format asked for by name (so the
+    failing ones are written too) and the checks, shared by the tests."""
+    from posenet_port.export import RECIPES
+
     out = tmp_path_factory.mktemp("build")
-    result = run_module("rebuild", "--out", out, "--require-node")
+    named = [arg for fmt, table in RECIPES.items() for arg in (f"--{fmt}", ",".join(table))]
+    result = run_module("rebuild", "--out", out, "--require-node", *named)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from posenet_port.checks import FAIL, FLOORS, PASS, VALIDATION
+from posenet_port.export import TFJS_RECIPES, TFLITE_RECIPES
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
 from posenet_port.litert import LiteRTRunner
@@ -20,8 +22,8 @@ from parity import assert_outputs_close
 
 REPO = Path(__file__).resolve().parent.parent
 STEM = "posenet_mobilenet_v1_075_stride16"
-TFLITE = ("float32", "dynamic-range", "float16", "int8")
-TFJS = ("float32", "float16", "uint16", "uint8-mixed")
+TFLITE = tuple(TFLITE_RECIPES)
+TFJS = tuple(TFJS_RECIPES)
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 
 
@@ -34,35 +36,113 @@ def build(rebuilt) -> Path:
     return rebuilt
 
 
+def validation(check: dict, size: int = 257) -> dict:
+    return next(a for a in check["agreements"] if a["split"] == VALIDATION and a["input_size"] == size)
+
+
 @pytest.mark.slow
 def test_manifest_lists_every_artifact_with_checksums_and_checks(build):
     manifest = json.loads((build / "manifest.json").read_text())
     names = [a["name"] for a in manifest["artifacts"]]
-    assert names == ["frozen-graph", "savedmodel", *(f"tflite-{v}" for v in TFLITE), *(f"tfjs-{v}" for v in TFJS)]
+    assert names == ["frozen-graph", "savedmodel", *(f"frozen-graph-{g}-grid" for g in ("float16", "int8", "uint8-mixed")),
+                     *(f"tflite-{v}" for v in TFLITE), *(f"tfjs-{v}" for v in TFJS)]
     for artifact in manifest["artifacts"]:
         assert artifact["size_bytes"] == sum((build / f).stat().st_size for f in artifact["sha256"])
         for file, digest in artifact["sha256"].items():
             assert sha256_file(build / file) == digest
         if artifact["format"] in ("tflite", "tfjs"):
             check = artifact["check"]
-            assert check["status"] == "PASS", (artifact["name"], check)
-            assert check["max_drift_px"] <= check["tolerance_px"]
-            assert check["pose_counts"] == check["reference_counts"]
+            assert check["status"] in (PASS, FAIL), (artifact["name"], check)
     sizes = {a["name"]: a["size_bytes"] for a in manifest["artifacts"]}
-    assert sizes["tfjs-uint8-mixed"] <= 1.7e6 and sizes["tflite-int8"] < 2e6
+    assert sizes["tfjs-uint8-mixed"] <= 1.6e6 and sizes["tflite-int8-gptq"] <= 1.6e6
     assert not [p for p in build.rglob("*") if ".tmp-" in p.name]
+
+
+@pytest.mark.slow
+def test_the_gate_follows_the_floors_and_float32_is_exact(build):
+    """Each status is what its figures and its class's floor say; float32 keeps every keypoint, pose counts
+    equal, at every checked size."""
+    report = json.loads((build / "checks" / "checks.json").read_text())
+    for result in report["results"]:
+        floor = FLOORS[result["weight_class"]]
+        figures = [a for a in result["agreements"] if a["split"] == VALIDATION]
+        assert figures, result["name"]
+        clears = all(a["within_share"] >= floor.min_within and a["equal_count_share"] >= floor.min_equal_counts
+                     for a in figures) and (floor.max_size_bytes is None or result["size_bytes"] <= floor.max_size_bytes)
+        assert result["status"] == (PASS if clears else FAIL), result
+        print(f"{result['name']}: " + "; ".join(f"{100 * a['within_share']:.1f} % within 2 px at {a['input_size']}"
+                                                for a in figures) + f" -> {result['status']}")
+        if result["weight_class"] == "float32":
+            assert all(a["within"] == a["keypoints"] and a["worst_px"] < 0.01 for a in result["agreements"])
+    assert {a["input_size"] for r in report["results"] if r["format"] == "tfjs" for a in r["agreements"]} == {257, 353}
+
+
+@pytest.mark.slow
+def test_gptq_rounding_keeps_more_keypoints_than_nearest_rounding(build):
+    """Same converter, same size: weights placed by GPTQ beat nearest rounding on photos nothing was tuned on
+    (int8 by a wide margin; float16 in its outputs, whose keypoint figure sits near 100 % either way)."""
+    checks = {r["name"]: r for r in json.loads((build / "checks" / "checks.json").read_text())["results"]}
+    # A 1-byte model's figure moves by a few points with any change of rounding (on these 9 photos, two
+    # equally fine normalisations of uint8-mixed measured 83.7 % and 89.0 %): only int8's gain is asserted as large.
+    for fmt, recipe, gain in (("tflite", "int8", 0.1), ("tflite", "dynamic-range", 0.0), ("tfjs", "uint8-mixed", 0.0)):
+        nearest, placed = validation(checks[f"{fmt}-{recipe}"]), validation(checks[f"{fmt}-{recipe}-gptq"])
+        print(f"{fmt} {recipe}: nearest {100 * nearest['within_share']:.1f} %, GPTQ {100 * placed['within_share']:.1f} %")
+        assert placed["within_share"] >= nearest["within_share"] + gain
+    for fmt in ("tflite", "tfjs"):
+        nearest, placed = checks[f"{fmt}-float16"], checks[f"{fmt}-float16-gptq"]
+        assert placed["same_detection_max_px"] < 0.6 * nearest["same_detection_max_px"], (nearest, placed)
+
+
+@pytest.mark.slow
+def test_by_default_only_recipes_that_clear_their_floor_on_the_pareto_front_are_kept(tmp_path):
+    out = tmp_path / "out"
+    result = run_rebuild("--formats", "tflite", "--input-size", "129", "--out", out)  # small: the logic, not the figures
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = {r["name"]: r for r in json.loads((out / "checks" / "checks.json").read_text())["results"]}
+    assert sorted(report) == sorted(f"tflite-{v}" for v in TFLITE)  # every recipe measured and reported
+    manifest = json.loads((out / "manifest.json").read_text())
+    kept = {a["name"] for a in manifest["artifacts"] if a["format"] == "tflite"}
+    assert kept == {name for name, r in report.items() if r["status"] == PASS and r["pareto"]}
+    assert "tflite-float32" in kept and "tflite-int8" not in kept
+    for name in set(report) - kept:
+        assert not (out / f"{STEM}_129_{name[len('tflite-'):]}.tflite").exists()
+        assert f"not kept: {name}" in result.stdout
+    print(result.stdout[-1500:])
+
+
+@pytest.mark.slow
+def test_weights_placed_on_a_grid_lose_nothing_more_in_conversion(build):
+    """The float16 and uint8-mixed recipes store exactly the rounded weights: each model computes what the
+    rounded frozen graph computes in TensorFlow, within float32 rounding (int8 is left out: its activations
+    are quantized too)."""
+    from posenet_port.runtime import FrozenGraphRunner, TfjsNodeRunner
+
+    image = preprocess(load_image(photo_paths()[0]), 257)[0]
+    for grid, models in (("float16", ("257_float16-gptq.tflite", "tfjs_float16-gptq")),
+                         ("uint8-mixed", ("tfjs_uint8-mixed-gptq",))):
+        expected = {k: v for k, v in FrozenGraphRunner(build / f"{STEM}_{grid}-grid.pb")(image).items() if k in HEADS}
+        for model in models:
+            path = build / f"{STEM}_{model}"
+            if path.suffix == ".tflite":
+                outputs = LiteRTRunner(path)(image)
+            else:
+                outputs = TfjsNodeRunner(path / "model.json", backend="cpu", dynamic_input=False).run_many([image])[0]
+            assert_outputs_close(outputs, expected, f"{model} vs its {grid}-grid frozen graph at 257")
 
 
 @pytest.mark.slow
 def test_check_report_and_grid_images(build):
     report = json.loads((build / "checks" / "checks.json").read_text())
-    assert len(report["results"]) == 8 and all(r["status"] == "PASS" for r in report["results"])
-    assert len(report["photos"]) == 5
+    assert len(report["results"]) == len(TFLITE) + len(TFJS)
+    assert len(report["photos"]["validation"]) == 9 and len(report["photos"]["tuning"]) == 14
+    assert not set(report["photos"]["validation"]) & set(report["photos"]["tuning"])
     for grid in report["grids"]:
         image = cv2.imread(grid)
-        assert image is not None and image.shape[1] >= 3 * 560
+        assert image is not None and image.shape[1] == 4 * 420
     markdown = (build / "checks" / "checks.md").read_text()
-    assert markdown.count("| PASS |") == 8
+    for heading in ("## Floors", "## Agreement", "## Pareto table: tflite", "## Pareto table: tfjs"):
+        assert heading in markdown
+    assert all(f"| {r['name']} |" in markdown for r in report["results"])
 
 
 @pytest.mark.slow
@@ -115,6 +195,7 @@ def test_tfjs_models_load_in_posenet_and_estimate_as_our_pipeline(build):
     "args, message",
     [
         (["--formats", "tflite,onnx"], "unknown format(s) onnx; choose from tflite, tfjs"),
+        (["--tflite", "int8,int4"], "unknown tflite recipe(s) int4; choose from float32, float16, float16-gptq"),
         (["--input-size", "300"], "input size 300 is not valid for output stride 16"),
         (["--calibration-images", "{empty}"], "no readable images"),
     ],
@@ -147,13 +228,13 @@ def test_missing_tensorflowjs_is_reported_before_any_work(tmp_path):
 def test_tfjs_checks_without_node_packages_are_not_run_loudly_or_fail_on_request(tmp_path):
     missing = {"POSENET_PORT_NODE_MODULES": str(tmp_path / "no_node_modules")}
     out = tmp_path / "out"
-    result = run_rebuild("--formats", "tfjs", "--out", out, env=missing)
+    result = run_rebuild("--tfjs", "float32,uint16", "--formats", "tfjs", "--out", out, env=missing)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "NOT RUN" in result.stderr
     report = json.loads((out / "checks" / "checks.json").read_text())
     assert {r["status"] for r in report["results"]} == {"NOT RUN"}
     assert "NOT RUN" in (out / "checks" / "checks.md").read_text()
-    strict = run_rebuild("--formats", "tfjs", "--out", tmp_path / "strict", "--require-node", env=missing)
+    strict = run_rebuild("--tfjs", "float32", "--formats", "tfjs", "--out", tmp_path / "strict", "--require-node", env=missing)
     assert strict.returncode == 2 and "@tensorflow/tfjs is not installed" in strict.stderr
     assert not (tmp_path / "strict" / "manifest.json").exists()
 
@@ -164,6 +245,7 @@ def test_our_tfjs_exports_load_back_as_posenet_weights(build, shipped_weights):
     from posenet_port.weights import load_weights
 
     expected = shipped_weights.variables()
+    # float16-gptq is left out: GPTQ moves weights by more than a rounding step (measured in test_rounding.py).
     for variant, relative in (("float32", 0.0), ("float16", 2.0**-11), ("uint16", 1 / 65535), ("uint8-mixed", 1 / 255)):
         loaded = load_weights(build / f"{STEM}_tfjs_{variant}").variables()
         for name, values in expected.items():

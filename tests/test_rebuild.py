@@ -1,5 +1,4 @@
 """`python -m posenet_port.rebuild` end to end, its errors, and atomic outputs."""
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -23,9 +23,11 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError, PosenetPortError, raised_by_interrupt
 from ..fileio import atomic_path
 from ..nodes import identify_roles, read_graph_def, read_model
+from ..rounding import GRIDS, level_scales
 from . import variants
 
 CHANNEL_SCALE_SUFFIX = "/channel_scale"
+UINT8_MIXED_LEVELS = (GRIDS["uint8-mixed"].pointwise.low, GRIDS["uint8-mixed"].pointwise.high)
 
 
 class TensorflowjsMissingError(PosenetPortError):
@@ -52,8 +54,9 @@ def require_tensorflowjs() -> None:
 
 
 def rescale_pointwise_kernels(graph_def):
-    """Rewrite every 1x1 Conv2D + bias on constants as Conv2D(x, K / s) + b / s followed by Mul(., s), where s is
-    the per-output-channel max |K|: the same function, with kernels one uint8 scale represents well.
+    """Rewrite every 1x1 Conv2D + bias on constants as Conv2D(x, K / s) + b / s followed by Mul(., s), where s puts
+    each output channel's largest |K| on level 127 or -128: the same function, with kernels one uint8 scale
+    represents well.
     b / s can exceed float16's range for nearly dead channels, so those biases stay float32.
 
     The Mul goes after the bias: grappler folds a Mul straight after a Conv2D back into its kernel
@@ -79,8 +82,9 @@ def rescale_pointwise_kernels(graph_def):
         kernel = tf.make_ndarray(kernel_node.attr["value"].tensor)
         if kernel.shape[:2] != (1, 1):
             continue  # conv0 (3x3) stays float16 with the depthwise kernels
-        scale = np.abs(kernel).max(axis=(0, 1, 2))
-        scale = np.where(scale > 1e-6, scale, 1).astype(np.float32)  # dead channels stay as they are
+        rows = kernel.reshape(-1, kernel.shape[-1]).T
+        scale = level_scales(rows, UINT8_MIXED_LEVELS[0], UINT8_MIXED_LEVELS[1])
+        scale = np.where(np.abs(rows).max(axis=1) > 1e-6, scale, 1).astype(np.float32)  # dead channels stay as they are
         kernel_node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(kernel / scale))
         bias_value = tf.make_ndarray(bias_node.attr["value"].tensor)
         bias_node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto((bias_value / scale).astype(np.float32)))

@@ -44,11 +44,12 @@ def augmented_views(rgb: np.ndarray) -> list[np.ndarray]:
 
 
 def calibration_photos(directory: str | Path | None) -> list[np.ndarray]:
-    """The photos in `directory` (every readable image), or by default the public-domain sample photos."""
+    """The photos in `directory` (every readable image), or by default the tuning photos (never the validation
+    photos the checks judge on)."""
     if directory is None:
-        from ..samples import sample_photos
+        from ..samples import tuning_photos
 
-        return [load_image(path) for path in sample_photos()]
+        return [rgb for _, rgb in tuning_photos()]
     directory = Path(directory)
     if not directory.is_dir():
         raise ImageError(f"{directory}: calibration images must be a folder of photos")

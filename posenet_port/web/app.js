@@ -129,7 +129,7 @@ async function main() {
   }
   for (const name of models) page.model.add(new Option(name, name));
   const wanted = new URLSearchParams(location.search).get('model');
-  page.model.value = models.includes(wanted) ? wanted : (models.find((m) => m.endsWith('float16')) || models[0]);
+  page.model.value = models.includes(wanted) ? wanted : (models.find((m) => m.endsWith('float16-gptq')) || models.find((m) => m.endsWith('float16')) || models[0]);
   await loadModel(wanted && !models.includes(wanted) ? wanted : page.model.value);
 }
 
