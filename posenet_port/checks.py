@@ -476,7 +476,9 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
     lines += ["", "Latency: the network alone, median of 30 back-to-back runs in the check process (the benchmark "
               "command measures properly). A recipe is on the front when no other passing recipe of its format is "
               f"no larger, no slower (below {LATENCY_MARGIN:g}x its time counts as faster) and no less close (share "
-              "within 2 px, then same-detection drift), and better in one.", ""]
+              "within 2 px, then same-detection drift), and better in one.", "",
+              "Why the 1-byte TFLite recipes miss their floor (int8 activations, layer by layer): README.md, section "
+              "'Why no 1-byte TFLite model reaches its floor yet', and `python tools/int8_layer_errors.py`.", ""]
     lines += [f"![{Path(g).name}]({Path(g).name})" for g in report.grids]
     write_bytes_atomic(out_dir / "checks.md", ("\n".join(lines) + "\n").encode())
     document = {"photos": report.photos, "input_size": report.input_size, "floors": [asdict(f) for f in FLOORS.values()],
