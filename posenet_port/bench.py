@@ -275,13 +275,13 @@ def _tflite_at(size: int, paths: dict[str, Path], work: Path) -> dict[str, Path]
     """Every TFLite recipe at `size`: rebuild's own file where it kept one at that size, else converted here
     from the build's (rounded) frozen graphs with the same code and calibration, so recipes the checks dropped
     are timed too. Recipes whose rounded graph the build lacks are left out."""
-    from .export import TFLITE_RECIPES
+    from .export import TFLITE_RECIPES, source_graph_name
     from .export.tflite import calibration_photos, export_tflite, representative_inputs
 
     models, calibration = {}, None
     for recipe in TFLITE_RECIPES.values():
         kept = paths.get(f"tflite-{recipe.name}")
-        source = paths.get("frozen-graph" if recipe.grid is None else f"frozen-graph-{recipe.grid}-grid")
+        source = paths.get(source_graph_name(recipe.grid))
         if kept is not None and f"_{size}_" in kept.name:
             models[recipe.name] = kept
         elif source is not None:

@@ -15,7 +15,7 @@ from .architecture import OUTPUT_STRIDES, ArchitectureConfig, check_input_size
 from .artifacts import MANIFEST_NAME, Artifact, ManifestEntry, write_manifest
 from .cli import StepTimer, human_size, run_cli
 from .errors import ConfigError, PosenetPortError
-from .export import RECIPES, Recipe
+from .export import RECIPES, Recipe, source_graph_name
 from .export.tflite import calibration_photos
 from .export.tfjs import require_tensorflowjs
 from .fileio import exclusive_folder
@@ -121,13 +121,14 @@ def _rounded_graphs(options: RebuildOptions, config: ArchitectureConfig, weights
     from .rounding import GRIDS, calibration_batches, round_weights
 
     graphs = {}
-    for grid in dict.fromkeys(recipe.grid for _, recipe in options.recipes() if recipe.grid):
+    grids = dict.fromkeys(recipe.grid for _, recipe in options.recipes() if recipe.grid)
+    batches = calibration_batches(calibration, options.input_size) if grids else []
+    for grid in grids:
         path = Path(options.out_dir) / f"{config.name}_{grid}-grid.pb"
-        batches = calibration_batches(calibration, options.input_size)
         with timer.step(f"rounding the weights onto the {grid} grid (GPTQ, {len(batches)} calibration views) -> {path.name}"):
             rounded = round_weights(weights, config.output_stride, batches, GRIDS[grid])
             write_frozen_graph(build_model(rounded, config.output_stride), path)
-        graphs[grid] = Artifact(f"frozen-graph-{grid}-grid", "frozen graph", f"float32 on the {grid} grid", path)
+        graphs[grid] = Artifact(source_graph_name(grid), "frozen graph", f"float32 on the {grid} grid", path)
     return graphs
 
 
@@ -137,12 +138,15 @@ def _export_all(options: RebuildOptions, config: ArchitectureConfig, graphs: dic
 
     out, size = Path(options.out_dir), options.input_size
     artifacts = []
+    int8_inputs = None  # the int8 recipes share one calibration set
     for fmt, recipe in options.recipes():
         source = graphs[recipe.grid]
         if fmt == "tflite":
             path = out / f"{config.name}_{size}_{recipe.name}.tflite"
             with timer.step(f"TFLite {recipe.name} at {size}x{size} -> {path.name}"):
-                inputs = representative_inputs(calibration, size) if recipe.variant == "int8" else ()
+                if recipe.variant == "int8" and int8_inputs is None:
+                    int8_inputs = representative_inputs(calibration, size)
+                inputs = int8_inputs if recipe.variant == "int8" else ()
                 export_tflite(source, path, recipe.variant, size, inputs, options.int8_io)
             artifacts.append(Artifact(f"tflite-{recipe.name}", "tflite", recipe.name, path, size))
         else:

@@ -103,6 +103,24 @@ def rebuilt(tmp_path_factory, node_oracle) -> Path:
     return out
 
 
+def nearest_rounding(weights, bits: int):
+    """`weights` with every kernel rounded to the nearest value of a per-output-channel symmetric `bits`-bit grid
+    (what converters do): the baseline GPTQ must beat, and with few bits a deliberately coarse model."""
+    import numpy as np
+
+    from posenet_port.weights import ConvWeights, PosenetWeights
+
+    levels = 2 ** (bits - 1) - 1
+
+    def nearest(conv):
+        axes = (0, 1, 3) if conv.kernel.shape[-1] == 1 else (0, 1, 2)  # depthwise kernels are [3, 3, C, 1]
+        scale = np.abs(conv.kernel).max(axis=axes, keepdims=True) / levels
+        scale[scale == 0] = 1
+        return ConvWeights((np.round(conv.kernel / scale) * scale).astype(np.float32), conv.bias)
+
+    return PosenetWeights.from_convs([nearest(c) for c in weights.convs()])
+
+
 def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
     """Our Python pipeline on a tfjs model: its outputs from real TensorFlow.js (wasm), our decoder, photo
     coordinates. What posenet 2.2.2 in node or a browser must reproduce for the same model."""

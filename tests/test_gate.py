@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from posenet_port.artifacts import Artifact
@@ -16,7 +15,8 @@ from posenet_port.export.tflite import export_tflite
 from posenet_port.freeze import write_frozen_graph
 from posenet_port.graph import build_model
 from posenet_port.samples import validation_photos
-from posenet_port.weights import ConvWeights, PosenetWeights
+
+from conftest import nearest_rounding
 
 
 def person(x: float, y: float, score: float = 0.9) -> Pose:
@@ -40,23 +40,10 @@ def test_agreement_counts_moved_keypoints_and_missed_poses_only():
     assert (figures.keypoints, figures.within, figures.equal_counts) == (102, 101 - 17, 2)
 
 
-def coarse(weights: PosenetWeights, bits: int = 5) -> PosenetWeights:
-    """Nearest rounding to `bits`-bit per-channel grids: a deliberately coarse quantization."""
-    levels = 2 ** (bits - 1) - 1
-
-    def round_conv(conv: ConvWeights) -> ConvWeights:
-        axes = (0, 1, 3) if conv.kernel.shape[-1] == 1 else (0, 1, 2)
-        scale = np.abs(conv.kernel).max(axis=axes, keepdims=True) / levels
-        scale[scale == 0] = 1
-        return ConvWeights((np.round(conv.kernel / scale) * scale).astype(np.float32), conv.bias)
-
-    return PosenetWeights.from_convs([round_conv(c) for c in weights.convs()])
-
-
 @pytest.mark.slow
 def test_the_gate_fails_a_coarse_model_and_passes_the_exact_one(shipped_weights, frozen_pb, tmp_path):
     exact = export_tflite(frozen_pb, tmp_path / "exact.tflite", "float32", 257)
-    coarse_pb = write_frozen_graph(build_model(coarse(shipped_weights)), tmp_path / "coarse.pb")
+    coarse_pb = write_frozen_graph(build_model(nearest_rounding(shipped_weights, bits=5)), tmp_path / "coarse.pb")
     drifting = export_tflite(coarse_pb, tmp_path / "coarse.tflite", "float32", 257)
     artifacts = [Artifact("exact", "tflite", "float32", exact, 257), Artifact("coarse", "tflite", "float32", drifting, 257)]
     photos = [CheckPhoto(name, VALIDATION, rgb) for name, rgb in validation_photos()]

@@ -10,7 +10,8 @@ from posenet_port.graph import build_model
 from posenet_port.preprocess import load_image, preprocess
 from posenet_port.rounding import GRIDS, calibration_batches, round_weights
 from posenet_port.samples import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
-from posenet_port.weights import ConvWeights, PosenetWeights
+
+from conftest import nearest_rounding
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +23,6 @@ def calibration():
 @pytest.fixture(scope="module")
 def int8_rounded(shipped_weights, calibration):
     return round_weights(shipped_weights, 16, calibration, GRIDS["int8"])
-
-
-def nearest_int8(weights: PosenetWeights) -> PosenetWeights:
-    def nearest(conv: ConvWeights) -> ConvWeights:
-        rows = conv.kernel.reshape(-1, conv.kernel.shape[-1] * conv.kernel.shape[-2] if conv.kernel.shape[-1] == 1
-                                   else conv.kernel.shape[-1])
-        scale = np.abs(rows).max(axis=0) / 127
-        scale[scale == 0] = 1
-        placed = np.round(rows / scale) * scale
-        return ConvWeights(placed.reshape(conv.kernel.shape).astype(np.float32), conv.bias)
-
-    return PosenetWeights.from_convs([nearest(c) for c in weights.convs()])
 
 
 def test_int8_grid_weights_are_what_tflite_stores(int8_rounded, calibration, tmp_path):
@@ -76,7 +65,7 @@ def test_gptq_keeps_outputs_closer_than_nearest_rounding_on_an_unseen_photo(ship
     image = preprocess(load_image(PEOPLE / f"{VALIDATION_PEOPLE[0]}.jpg"), 129)[0]
     reference = build_model(shipped_weights)(image)
     errors = {}
-    for label, weights in (("nearest", nearest_int8(shipped_weights)), ("GPTQ", int8_rounded)):
+    for label, weights in (("nearest", nearest_rounding(shipped_weights, bits=8)), ("GPTQ", int8_rounded)):
         outputs = build_model(weights)(image)
         errors[label] = {name: float(np.sqrt(np.mean((outputs[name] - reference[name]) ** 2)))
                          for name in ("heatmap_2", "offset_2", "displacement_fwd_2")}

@@ -30,6 +30,11 @@ class Recipe:
     description: str
 
 
+def source_graph_name(grid: str | None) -> str:
+    """The manifest name of the frozen graph a recipe converts: the float one, or the one rounded onto `grid`."""
+    return "frozen-graph" if grid is None else f"frozen-graph-{grid}-grid"
+
+
 def recipes(*entries: Recipe) -> dict[str, Recipe]:
     return {recipe.name: recipe for recipe in entries}
 

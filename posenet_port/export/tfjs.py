@@ -23,11 +23,11 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError, PosenetPortError, raised_by_interrupt
 from ..fileio import atomic_path
 from ..nodes import identify_roles, read_graph_def, read_model
-from ..rounding import GRIDS, level_scales
+from ..rounding import GRIDS
 from . import variants
 
 CHANNEL_SCALE_SUFFIX = "/channel_scale"
-UINT8_MIXED_LEVELS = (GRIDS["uint8-mixed"].pointwise.low, GRIDS["uint8-mixed"].pointwise.high)
+UINT8_MIXED_1X1 = GRIDS["uint8-mixed"].pointwise  # the levels its 1x1 kernels are normalised onto
 
 
 class TensorflowjsMissingError(PosenetPortError):
@@ -83,7 +83,7 @@ def rescale_pointwise_kernels(graph_def):
         if kernel.shape[:2] != (1, 1):
             continue  # conv0 (3x3) stays float16 with the depthwise kernels
         rows = kernel.reshape(-1, kernel.shape[-1]).T
-        scale = level_scales(rows, UINT8_MIXED_LEVELS[0], UINT8_MIXED_LEVELS[1])
+        scale = UINT8_MIXED_1X1.scales(rows)
         scale = np.where(np.abs(rows).max(axis=1) > 1e-6, scale, 1).astype(np.float32)  # dead channels stay as they are
         kernel_node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(kernel / scale))
         bias_value = tf.make_ndarray(bias_node.attr["value"].tensor)
