@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fileio import write_bytes_atomic
+from .spec import ModelSpec
 from .weights import sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -13,22 +15,33 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class Artifact:
-    """One exported model. `name` is unique per build, e.g. `tflite-int8`, `tfjs-float16`."""
+    """One exported model. `name` is unique per build, e.g. `tflite-int8`, `tfjs-float16`; `format` is its
+    registry name (formats.py); a `bundle` is a file in a folder of its own with the files it needs (tfjs's
+    model.json and shards, OpenVINO's .xml and .bin)."""
 
     name: str
-    format: str  # frozen graph, SavedModel, tflite, tfjs
+    format: str
     quantization: str
-    path: Path  # the file, or a tfjs model.json, or a SavedModel folder
+    path: Path  # the file, a SavedModel folder, or a bundle's main file
     input_size: int | None = None
+    bundle: bool = False
+    spec: ModelSpec | None = None
 
     @property
     def files(self) -> list[Path]:
         """Every file that makes up the artifact."""
         if self.path.is_dir():
             return sorted(p for p in self.path.rglob("*") if p.is_file())
-        if self.format == "tfjs":
+        if self.bundle:
             return sorted(p for p in self.path.parent.iterdir() if p.is_file())
         return [self.path]
+
+    def remove(self) -> None:
+        """Delete the artifact's files (and a bundle's folder)."""
+        if self.bundle or self.path.is_dir():
+            shutil.rmtree(self.path.parent if self.bundle else self.path)
+        else:
+            self.path.unlink()
 
     @property
     def size(self) -> int:
@@ -48,6 +61,7 @@ class ManifestEntry:
             "format": a.format,
             "quantization": a.quantization,
             "input_size": a.input_size,
+            "spec": a.spec.to_dict() if a.spec else None,
             "size_bytes": a.size,
             "sha256": {str(p.relative_to(root)): sha256_file(p) for p in a.files},
             "check": self.check or {"status": "NOT RUN", "note": "checks were not run"},

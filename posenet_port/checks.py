@@ -7,8 +7,8 @@ keypoints only), and for every keypoint the float graph scores > 0.5 the model's
 network-input pixels (when the model finds no pose at all, every keypoint is a miss). The gate is on the **validation photos** (samples.validation_photos: no
 recipe, setting or floor was tuned on them) and needs, per model class (FLOORS): a share of keypoints within
 2 px, equal pose counts on a share of photos, and a size limit. The tuning photos' figures are reported beside
-them. TFLite models are checked at their input size; tfjs models, whose input is dynamic, at every size of
-`dynamic_check_sizes`.
+them. Fixed-input models (TFLite) are checked at their input size; the others, whose input is dynamic, at every
+size of `dynamic_check_sizes`.
 
 Same-detection drift (the model's keypoint from the same heatmap cell as the float graph's) is kept as a
 diagnostic column: it measures the network's outputs without the decoder's discontinuities.
@@ -28,11 +28,12 @@ from .artifacts import Artifact
 from .constants import NUM_KEYPOINTS
 from .decode import Pose, decode_multiple_poses
 from .draw import draw_comparison, draw_poses, write_image
-from .estimator import NetworkOutputs, PoseEstimator, network_outputs
+from .errors import RuntimeUnavailableError
+from .estimator import NetworkOutputs, network_outputs
 from .fileio import write_bytes_atomic
-from .nodejs import NodeUnavailableError
+from .formats import FORMATS
 from .preprocess import preprocess
-from .runtime import TfjsNodeRunner
+from .runners import median_ms
 
 KEYPOINT_MIN_SCORE = 0.5
 POSE_MIN_SCORE = 0.3
@@ -102,7 +103,7 @@ class CheckResult:
     agreements: list[Agreement] = field(default_factory=list)
     same_detection_median_px: float | None = None
     same_detection_max_px: float | None = None
-    latency_ms: dict[int, float] = field(default_factory=dict)  # LiteRT median by thread count, same run
+    latency_ms: dict[int, float] = field(default_factory=dict)  # network median by thread count, same run
     pareto: bool = False
     note: str = ""
 
@@ -292,37 +293,40 @@ class _Outputs:
 def run_checks(
     artifacts: Sequence[Artifact],
     weight_classes: dict[str, str],
-    reference_model: Path,
+    reference: Artifact,
     photos: Sequence[CheckPhoto],
     input_size: int,
     out_dir: Path,
     require_node: bool = False,
 ) -> CheckReport:
-    """Run every artifact on every photo, compare its decoded poses with `reference_model`'s (the float frozen
-    graph), judge it against its class's floor (`weight_classes[name]`), measure TFLite latency, mark each
-    format's Pareto front, and write the grids and the summary (checks.md, checks.json) into `out_dir`."""
-    reference = PoseEstimator(reference_model, input_size)
-    stride = reference.output_stride
+    """Run every artifact on every photo in its format's runtime (formats.py), compare its decoded poses with
+    the `reference` model's (the float frozen graph), judge it against its class's floor
+    (`weight_classes[name]`), time the in-process runtimes, mark each format's Pareto front, and write the grids
+    and the summary (checks.md, checks.json) into `out_dir`. A fixed-input model is checked at its size, the
+    others at every size of `dynamic_check_sizes`."""
+    stride = reference.spec.output_stride
     runs = _Outputs(photos, stride)
     sizes = {a.name: (a.input_size,) if a.input_size else dynamic_check_sizes(input_size, stride) for a in artifacts}
-    for size in sorted({s for per in sizes.values() for s in per}):
-        estimator = reference if size == input_size else PoseEstimator(reference_model, size)
-        runs.add(_Outputs.REFERENCE, size, [estimator.infer(p.rgb) for p in photos])
+    batches = {size: [preprocess(p.rgb, size) for p in photos] for size in sorted({s for per in sizes.values() for s in per})}
+    _run(reference, _Outputs.REFERENCE, batches, runs)
+    notes = {}
     for artifact in artifacts:
-        if artifact.format == "tflite":
-            estimator = PoseEstimator(artifact.path)
-            runs.add(artifact.name, artifact.input_size, [estimator.infer(p.rgb) for p in photos])
-    node_problem = _run_tfjs([a for a in artifacts if a.format == "tfjs"], photos, sizes, runs, require_node)
+        try:
+            _run(artifact, artifact.name, {size: batches[size] for size in sizes[artifact.name]}, runs)
+        except RuntimeUnavailableError as error:
+            if require_node:
+                raise
+            notes[artifact.name] = f"NOT RUN: {error}"
     results = []
     for artifact in artifacts:
         result = CheckResult(artifact.name, artifact.format, artifact.size, weight_classes[artifact.name])
         if runs.sizes(artifact.name):
             _score(result, runs)
             judge(result)
-            if artifact.format == "tflite":
-                result.latency_ms = litert_latency(artifact.path)
+            if FORMATS[artifact.format].in_process:
+                result.latency_ms = network_latency(artifact, sizes[artifact.name][0])
         else:
-            result.note = node_problem or "no runner for this format"
+            result.note = notes.get(artifact.name, "not run")
         results.append(result)
     mark_pareto_front(results)
     report = CheckReport({split: [p.name for p in photos if p.split == split] for split in (TUNING, VALIDATION)},
@@ -335,21 +339,12 @@ def run_checks(
     return report
 
 
-def _run_tfjs(artifacts, photos, sizes, runs: _Outputs, require_node: bool) -> str | None:
-    """Real TensorFlow.js (wasm) for the tfjs artifacts; returns why they were not run, if they were not."""
-    if not artifacts:
-        return None
-    try:
-        for size in sorted({s for a in artifacts for s in sizes[a.name]}):
-            batches = [preprocess(p.rgb, size) for p in photos]
-            for artifact in (a for a in artifacts if size in sizes[a.name]):
-                raw = TfjsNodeRunner(artifact.path, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])
-                runs.add(artifact.name, size, [network_outputs(r, box, runs.stride) for r, (_, box) in zip(raw, batches)])
-    except NodeUnavailableError as error:
-        if require_node:
-            raise
-        return f"NOT RUN: TensorFlow.js unavailable ({error})"
-    return None
+def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: _Outputs) -> None:
+    """One model on every photo at each size, in its format's runtime (one runner: tfjs starts node once)."""
+    runner = FORMATS[artifact.format].open(artifact.path, spec=artifact.spec)
+    for size, prepared in batches.items():
+        raw = runner.run_many([batch for batch, _ in prepared])
+        runs.add(name, size, [network_outputs(r, box, runs.stride) for r, (_, box) in zip(raw, prepared)])
 
 
 def _score(result: CheckResult, runs: _Outputs) -> None:
@@ -367,11 +362,10 @@ def _score(result: CheckResult, runs: _Outputs) -> None:
         result.same_detection_median_px, result.same_detection_max_px = statistics.median(drifts), max(drifts)
 
 
-def litert_latency(path: Path, runs: int = 30) -> dict[int, float]:
+def network_latency(artifact: Artifact, size: int, runs: int = 30) -> dict[int, float]:
     """Median milliseconds of the network alone with 1 and 2 threads, back to back, in this process."""
-    from .litert import median_network_ms
-
-    return {threads: median_network_ms(path, threads, runs) for threads in (1, 2)}
+    fmt = FORMATS[artifact.format]
+    return {threads: median_ms(fmt.open(artifact.path, threads, artifact.spec), size, runs) for threads in (1, 2)}
 
 
 LATENCY_MARGIN = 0.9  # one model is faster than another only below 90 % of its time: closer is timing noise
@@ -446,8 +440,8 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
         f"Each model's decoded poses against the float TF graph's: the share of keypoints the float graph scores > "
         f"{KEYPOINT_MIN_SCORE} (in poses > {POSE_MIN_SCORE}) that the model puts within {AGREEMENT_PX:g} network-input "
         "pixels, on the **validation** photos (the gate: nothing was tuned on them) and on the **tuning** photos "
-        "(calibration and recipe choices were made on them). TFLite models are checked at their input size, tfjs "
-        "models at each listed size. Same-detection drift (the model's keypoint from the float graph's heatmap "
+        "(calibration and recipe choices were made on them). TFLite models are checked at their input size, the "
+        "formats with a dynamic input at each listed size. Same-detection drift (the model's keypoint from the float graph's heatmap "
         "cell, median / max px) is a diagnostic without the decoder's jumps.",
         "",
         f"Validation photos: {', '.join(report.photos[VALIDATION])}.  ",
@@ -475,12 +469,13 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
             )
     for fmt in dict.fromkeys(r.format for r in report.results):
         lines += ["", f"## Pareto table: {fmt}", "",
-                  "| recipe | size | LiteRT 1 thread | LiteRT 2 threads | validation within 2 px | result | on the front |",
+                  "| recipe | size | 1 thread | 2 threads | validation within 2 px | result | on the front |",
                   "|---|---|---|---|---|---|---|"]
         for r in sorted((r for r in report.results if r.format == fmt), key=lambda r: r.size_bytes):
             lines.append(f"| {r.name} | {r.size_bytes / 1e6:.2f} MB | {_ms(r.latency_ms.get(1))} | {_ms(r.latency_ms.get(2))} | "
                          f"{100 * _validation_share(r):.1f} % | {r.status} | {'yes' if r.pareto else 'no'} |")
-    lines += ["", "Latency: the network alone, median of 30 back-to-back runs in the check process (the benchmark "
+    lines += ["", "Latency: the network alone in its format's runtime (tfjs runs in node: not timed here), median of "
+              "30 back-to-back runs in the check process at the model's first checked size (the benchmark "
               "command measures properly). A recipe is on the front when no other passing recipe of its format is "
               f"no larger, no slower (below {LATENCY_MARGIN:g}x its time counts as faster) and no less close (share "
               "within 2 px, then same-detection drift), and better in one.", "",

@@ -1,7 +1,8 @@
 """Which model to run on this machine: the fastest of a build's models that passed their checks, timed here.
 
-The ranking depends on the CPU: XNNPACK's int8 PoseNet is 2.3x float32 on a CPU with VNNI and slower than
-float32 on one without. So the candidates are timed briefly, paced like a 30 fps camera (the demo's workload:
+The ranking depends on the CPU and the runtime: XNNPACK's int8 PoseNet is 2.3x float32 on a CPU with VNNI and
+slower than float32 on one without, and ONNX Runtime, OpenVINO and LiteRT each win somewhere. So every checked
+model of every format that runs in this process (formats.py) is a candidate, timed briefly, paced like a 30 fps camera (the demo's workload:
 a core that idles between frames runs a call slower than back to back), and the choice is cached in the build
 folder with the CPU it was measured on and the candidates' checksums; a change of either measures again.
 """
@@ -15,17 +16,20 @@ from pathlib import Path
 from .artifacts import MANIFEST_NAME
 from .errors import ModelFileError
 from .fileio import parse_json_bounded, write_bytes_atomic
-from .litert import median_network_ms
+from .formats import FORMATS
 from .machine import describe_cpu
+from .runners import median_ms
+from .spec import ModelSpec
 
 CHOICE_NAME = "model_choice.json"
 FRAME_INTERVAL_S = 1 / 30
 WARMUP_RUNS = 3
+DEFAULT_SIZE = 257
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    name: str  # the manifest's artifact name, e.g. tflite-float32
+    name: str  # the manifest's artifact name, e.g. tflite-float32, onnx-float32
     path: Path
     median_ms: dict[str, float]  # every candidate's paced network median, fastest first
     cpu: str
@@ -40,18 +44,18 @@ class ModelChoice:
                 f"(paced at 30 fps, {self.threads} threads: {others}; {when}; {self.cpu})")
 
 
-def choose_model(build_dir: Path, threads: int = 2, runs: int = 12) -> ModelChoice | None:
-    """The fastest checked TFLite model of `build_dir` on this CPU; None if the build has none."""
-    candidates = _checked_tflite(build_dir)
+def choose_model(build_dir: Path, threads: int = 2, input_size: int | None = None, runs: int = 12) -> ModelChoice | None:
+    """The fastest checked model of `build_dir` on this CPU (of those taking `input_size`, if given; timed at
+    that size, else at 257 or the model's own); None if the build has none."""
+    candidates = _checked_models(build_dir, input_size)
     if not candidates:
         return None
-    key = {"cpu": describe_cpu(), "threads": threads,
+    key = {"cpu": describe_cpu(), "threads": threads, "input_size": input_size,
            "sha256": {name: artifact["sha256"] for name, artifact in sorted(candidates.items())}}
     cached = _cached(build_dir, key)
     if cached is not None:
         return cached
-    medians = {name: median_network_ms(build_dir / artifact["path"], threads, runs, FRAME_INTERVAL_S, WARMUP_RUNS)
-               for name, artifact in candidates.items()}
+    medians = {name: _paced_ms(build_dir, artifact, threads, input_size, runs) for name, artifact in candidates.items()}
     ranked = dict(sorted(medians.items(), key=lambda item: item[1]))
     best = next(iter(ranked))
     choice = ModelChoice(best, build_dir / candidates[best]["path"], ranked, key["cpu"], threads,
@@ -61,16 +65,26 @@ def choose_model(build_dir: Path, threads: int = 2, runs: int = 12) -> ModelChoi
     return choice
 
 
-def _checked_tflite(build_dir: Path) -> dict[str, dict]:
-    """Manifest entries of TFLite models whose checks passed and whose files are there."""
+def _paced_ms(build_dir: Path, artifact: dict, threads: int, input_size: int | None, runs: int) -> float:
+    spec = ModelSpec.from_dict(artifact["spec"], build_dir / MANIFEST_NAME)
+    runner = FORMATS[spec.format].open(build_dir / artifact["path"], threads, spec)
+    size = spec.input_size or input_size or DEFAULT_SIZE
+    return median_ms(runner, size, runs, FRAME_INTERVAL_S, WARMUP_RUNS)
+
+
+def _checked_models(build_dir: Path, input_size: int | None) -> dict[str, dict]:
+    """Manifest entries of models that passed their checks, run in this process, take `input_size` and whose
+    files are there."""
     manifest = build_dir / MANIFEST_NAME
     if not manifest.is_file():
         return {}
     try:
-        artifacts = json.loads(manifest.read_text()).get("artifacts", [])
+        artifacts = parse_json_bounded(manifest.read_bytes(), manifest, ValueError).get("artifacts", [])
         return {a["name"]: a for a in artifacts
-                if a.get("format") == "tflite" and a.get("check", {}).get("status") == "PASS"
-                and (build_dir / a["path"]).is_file()}
+                if a.get("check", {}).get("status") == "PASS" and a.get("spec")
+                and a["format"] in FORMATS and FORMATS[a["format"]].in_process
+                and (input_size is None or a.get("input_size") in (None, input_size))
+                and (build_dir / a["path"]).exists()}
     except (ValueError, AttributeError, KeyError, TypeError) as error:
         raise ModelFileError(f"{manifest}: not a manifest `rebuild` wrote ({error}); run `make rebuild` again") from None
 

@@ -10,7 +10,7 @@ from typing import Sequence
 from .choice import choose_model
 from .cli import add_pose_arguments, int_in, keep_freed_memory, run_cli
 from .fileio import check_outputs_distinct
-from .samples import REPO_ROOT
+from .resources import default_build_dir
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
     model = args.model
     if model is None:
-        choice = choose_model(REPO_ROOT / "build", args.threads)
+        choice = choose_model(default_build_dir(), args.threads, args.input_size)
         model = choice.path if choice else None
         print(f"chose {choice.describe()}" if choice else "no checked model in build/ (`make rebuild`): "
               "running the shipped weights in TensorFlow", flush=True)

@@ -17,6 +17,10 @@ class ModelFileError(PosenetPortError):
     """A model artifact (.pb, SavedModel, .tflite, model.json) that cannot be read, run, or is not PoseNet."""
 
 
+class RuntimeUnavailableError(PosenetPortError):
+    """The runtime a format needs is not on this machine (node for TensorFlow.js)."""
+
+
 class OutputError(PosenetPortError):
     """An output that cannot be written (busy, full, read-only) or that would replace an input or another output."""
 

@@ -16,10 +16,11 @@ from .architecture import check_input_size
 from .artifacts import MANIFEST_NAME
 from .errors import ConfigError, ModelFileError
 from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
+from .formats import detect_format
 from .preprocess import Letterbox, preprocess
+from .spec import ModelSpec, spec_from_manifest
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
-FROZEN_GRAPH_SUFFIXES = (".pb",)
 DEFAULT_INPUT_SIZE = 257
 
 
@@ -60,22 +61,19 @@ def network_outputs(outputs: dict[str, np.ndarray], letterbox: Letterbox, output
     return NetworkOutputs(*tensors, letterbox)
 
 
-def load_runner(model: str | Path | None, output_stride: int | None, threads: int = 2) -> tuple[Runner, int | None]:
-    """A callable on preprocessed batches, and the output stride if the model states it."""
-    suffix = Path(model).suffix if model is not None else ""
-    if suffix in FROZEN_GRAPH_SUFFIXES:
-        from .runtime import FrozenGraphRunner
-
-        return FrozenGraphRunner.for_model(model), None  # the stride follows from the output grid
-    if suffix == ".tflite":
-        from .litert import LiteRTRunner
-
-        return LiteRTRunner(model, threads), None
+def load_runner(model: str | Path | None, output_stride: int | None, threads: int = 2) -> tuple[Runner, ModelSpec | None]:
+    """A callable on preprocessed batches for a model file of any registered format (by the spec its build's
+    manifest records, else found by role), or for weights (built as a TF graph); and the spec if known."""
+    if model is not None:
+        fmt = detect_format(model)
+        if fmt is not None:
+            spec = spec_from_manifest(Path(model))
+            return fmt.open(model, threads, spec), spec
     from .graph import build_model
     from .weights import load_weights
 
     built = build_model(load_weights(model), output_stride or 16)
-    return built, built.config.output_stride
+    return built, ModelSpec(built.config.multiplier, built.config.output_stride)
 
 
 class PoseEstimator:
@@ -89,17 +87,19 @@ class PoseEstimator:
         stretch: bool = False,
         threads: int = 2,
     ) -> None:
-        """`model`: weights (default: the shipped ones), a frozen .pb, a .tflite, or a `rebuild` folder, whose
-        checked model that runs fastest on this CPU is used (`self.choice` says which and why)."""
+        """`model`: weights (default: the shipped ones), a model file of any registered format (.pb, SavedModel
+        folder, .tflite, .onnx, OpenVINO .xml), or a `rebuild` folder, whose checked model that runs fastest on
+        this CPU is used (`self.choice` says which and why)."""
         self.choice = None
         if model is not None and Path(model).is_dir() and (Path(model) / MANIFEST_NAME).is_file():
             from .choice import choose_model
 
-            self.choice = choose_model(Path(model), threads)
+            self.choice = choose_model(Path(model), threads, input_size)
             if self.choice is None:
-                raise ModelFileError(f"{model}: no TFLite model of this build passed its checks; run `make rebuild`")
+                raise ModelFileError(f"{model}: no model of this build that runs here passed its checks; run `make rebuild`")
             model = self.choice.path
-        self.runner, stated_stride = load_runner(model, output_stride, threads)
+        self.runner, self.spec = load_runner(model, output_stride, threads)
+        stated_stride = self.spec.output_stride if self.spec else None
         fixed_size = getattr(self.runner, "input_size", None)  # a TFLite model has one input size
         if fixed_size and input_size not in (None, fixed_size):
             raise ConfigError(f"{model} takes {fixed_size}x{fixed_size} inputs only; drop --input-size or use {fixed_size}")

@@ -9,6 +9,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from .errors import OutputError, first_line
 from .fileio import atomic_path, write_bytes_atomic
 from .graph import PosenetModel
+from .weights import PosenetWeights
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -33,3 +34,13 @@ def write_saved_model(model: PosenetModel, directory: str | Path) -> Path:
         except tf.errors.OpError as error:  # TensorFlow's own file IO: a full disk is ResourceExhaustedError
             raise OutputError(f"{directory}: TensorFlow could not write the SavedModel ({first_line(error)})") from None
     return Path(directory)
+
+
+def read_frozen_weights(path: str | Path) -> PosenetWeights:
+    """The weights of a frozen graph this project wrote (its constants carry the checkpoint names), e.g. to
+    export one of rebuild's rounded graphs again at another size."""
+    from .nodes import read_graph_def
+
+    constants = {node.name: tf.make_ndarray(node.attr["value"].tensor)
+                 for node in read_graph_def(path).node if node.op == "Const"}
+    return PosenetWeights.from_variables(constants, source=str(path), format="frozen graph")

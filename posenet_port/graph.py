@@ -13,10 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from .architecture import HEAD_NAMES, ArchitectureConfig, LayerSpec
+from .spec import INPUT_NAME
 from .weights import SCOPE, ConvWeights, PosenetWeights
-
-INPUT_NAME = "image"
-OUTPUT_NAMES = ("heatmap", *HEAD_NAMES)
 
 
 def image_spec(height: int | None = None, width: int | None = None) -> tf.TensorSpec:

@@ -20,7 +20,7 @@ from .decode import Pose
 from .draw import draw_poses
 from .errors import OutputError, PosenetPortError
 from .estimator import DecodeOptions, PoseEstimator, network_outputs
-from .export.tflite import IMAGE_SUFFIXES
+from .calibration import IMAGE_SUFFIXES
 from .fileio import AtomicOutput, unique_name
 from .preprocess import MAX_PIXELS, ImageError, preprocess, read_bgr
 

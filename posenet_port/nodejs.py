@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError, PosenetPortError
+from .errors import ModelFileError, RuntimeUnavailableError
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class NodeUnavailableError(PosenetPortError):
+class NodeUnavailableError(RuntimeUnavailableError):
     """Node.js or the repo's npm packages are missing, so real TensorFlow.js cannot run."""
 
 

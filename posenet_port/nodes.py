@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .architecture import HEAD_NAMES
 from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ModelFileError, first_line
 from .fileio import check_regular_file, parse_json_bounded
@@ -207,7 +206,7 @@ def _read_saved_model(directory: Path, probe_size: int) -> ModelListing:
 
 
 def _read_tflite(path: Path) -> ModelListing:
-    from .litert import interpreter_class, op_resolver_without_delegates
+    from .runners.tflite import interpreter_class, op_resolver_without_delegates
 
     try:
         interpreter = interpreter_class()(
@@ -469,15 +468,6 @@ def _tell_displacements_apart(chains: list[_Chain]) -> tuple[Role, Role, bool]:
         Role(backward.raw, "32-channel conv output named backward: displacement bwd (16 y, then 16 x)"),
         False,
     )
-
-
-def canonical_output_name(name: str) -> str | None:
-    """`MobilenetV1/offset_2/BiasAdd:0` -> `offset_2`; None for tensors that are not PoseNet outputs."""
-    node = name.split(":")[0]
-    for head in HEAD_NAMES:
-        if head in node.split("/"):
-            return head
-    return "heatmap" if node.split("/")[-1] == "heatmap" else None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLVAY_1927 = REPO_ROOT / "tests" / "data" / "solvay1927.jpg"  # 29 people: the multi-pose case
-PEOPLE = REPO_ROOT / "tests" / "data" / "people"  # provenance and the split's rule: tests/data/README.md
+from .resources import resource
+
+SOLVAY_1927 = resource("tests/data/solvay1927.jpg")  # 29 people: the multi-pose case
+PEOPLE = resource("tests/data/people")  # provenance and the split's rule: tests/data/README.md
 # Quantization recipes, their settings and calibration use only these (with the check photos below) ...
 TUNING_PEOPLE = ("group-5", "stock-group-1", "group-7", "cgi-multiangle-9", "cgi-model-1", "person-celeste",
                  "person-lauren", "person-linda", "stock-models-7")

@@ -5,7 +5,9 @@ dependencies included, and it has ops that read and write files, run Python or c
 foreign graph runs it is cut to the nodes the four heads need, and each of them must be tensor arithmetic from
 TF_GRAPH_OPS; a control input, a function call or any other op is refused with the op and node named. A
 SavedModel is checked whole before TensorFlow loads it (loading runs its initializers). A TFLite model may only
-use the builtin kernels in TFLITE_OPS (custom and Flex ops could reach TensorFlow's kernels).
+use the builtin kernels in TFLITE_OPS (custom and Flex ops could reach TensorFlow's kernels). An ONNX model may
+only use ONNX_OPS of the standard domain, with every tensor inside the file (external data could name any file);
+an OpenVINO IR only OPENVINO_OPS (no extension library is ever loaded).
 """
 from __future__ import annotations
 
@@ -36,6 +38,19 @@ TFLITE_OPS = frozenset({
     "CONV_2D", "DEPTHWISE_CONV_2D", "LOGISTIC", "QUANTIZE", "DEQUANTIZE", "ADD", "SUB", "MUL", "DIV",
     "MAXIMUM", "MINIMUM", "RELU", "RELU6", "PAD", "PADV2", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
     "CONCATENATION", "SPLIT", "SLICE", "STRIDED_SLICE", "RESIZE_BILINEAR", "CAST",
+})
+
+# Convolutions with their activation and layout changes, and QDQ quantization, as posenet_port and converters
+# write PoseNet in ONNX, plus the plain arithmetic of the TF list.
+ONNX_OPS = frozenset({
+    "Conv", "Clip", "Relu", "Sigmoid", "Transpose", "Cast", "QuantizeLinear", "DequantizeLinear", "Identity",
+    "Constant", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pad", "Reshape", "Squeeze", "Unsqueeze", "Concat",
+    "Split", "Slice", "Resize", "Shape", "Gather", "BatchNormalization",
+})
+OPENVINO_OPS = frozenset({
+    "Parameter", "Result", "Constant", "Convolution", "GroupConvolution", "Add", "Subtract", "Multiply", "Divide",
+    "Maximum", "Minimum", "Clamp", "Relu", "Sigmoid", "Transpose", "Convert", "FakeQuantize", "Reshape", "Pad",
+    "Squeeze", "Unsqueeze", "Concat", "Split", "StridedSlice", "Interpolate", "ShapeOf", "Gather",
 })
 
 
@@ -118,6 +133,28 @@ def load_saved_model(directory: Path):
 
 def check_tflite_ops(op_names: Iterable[str], source: str | Path) -> None:
     _refuse_unknown_ops(((op, f"op {index}") for index, op in enumerate(op_names)), TFLITE_OPS, source)
+
+
+def check_onnx_model(content: bytes, source: str | Path) -> None:
+    """Refuse an ONNX model that uses other domains or ops than ONNX_OPS, or keeps tensors outside the file."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load_from_string(content)
+    except (DecodeError, RuntimeWarning, ValueError) as error:
+        raise ModelFileError(f"{source}: not an ONNX model ({first_line(error)})") from None
+    if model.functions or any(node.domain not in ("", "ai.onnx") for node in model.graph.node):
+        raise UnsafeModelError(f"{source}: ops from another domain than ONNX's own (custom ops or functions): refused")
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise UnsafeModelError(f"{source}: tensor(s) {', '.join(external[:3])} point to data outside the file: refused; "
+                               "save the model with its weights inside it")
+    _refuse_unknown_ops(((node.op_type, node.name) for node in model.graph.node), ONNX_OPS, source)
+
+
+def check_openvino_ops(ops: Iterable[tuple[str, str]], source: str | Path) -> None:
+    _refuse_unknown_ops(ops, OPENVINO_OPS, source)
 
 
 def _check_node(node, functions, checkpoint_functions, allowed, source, allowed_calls: bool) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from .architecture import CONV0_CHANNELS_TO_MULTIPLIER, HEAD_CHANNELS, HEAD_NAMES, NUM_BLOCKS
 from .errors import WeightsError
 from .fileio import check_regular_file, parse_json_bounded
+from .resources import resource
 
 SCOPE = "MobilenetV1"
 _MAX_JSON_BYTES = 64 << 20
@@ -194,7 +195,7 @@ class ShippedWeights:
         return self.directory / self.model_file
 
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = resource("weights")
 SHIPPED_WEIGHTS = ShippedWeights(
     directory=WEIGHTS_DIR / "posenet-mobilenet-v1-075",
     model_file="posenet.json",

@@ -94,10 +94,10 @@ def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
 def rebuilt(tmp_path_factory, node_oracle) -> Path:
     """One real `python -m posenet_port.rebuild` with every recipe of every format asked for by name (so the
     failing ones are written too) and the checks, shared by the tests."""
-    from posenet_port.export import RECIPES
+    from posenet_port.formats import export_formats
 
     out = tmp_path_factory.mktemp("build")
-    named = [arg for fmt, table in RECIPES.items() for arg in (f"--{fmt}", ",".join(table))]
+    named = [arg for name, fmt in export_formats().items() for arg in (f"--{name}", ",".join(fmt.recipes))]
     result = run_module("rebuild", "--out", out, "--require-node", *named)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
@@ -127,7 +127,7 @@ def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
     from posenet_port.checks import decode_input_poses
     from posenet_port.estimator import network_outputs
     from posenet_port.preprocess import preprocess
-    from posenet_port.runtime import TfjsNodeRunner
+    from posenet_port.runners.tfjs import TfjsNodeRunner
 
     batches = [preprocess(rgb, input_size) for rgb in photos]
     raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from posenet_port.checks import FAIL, FLOORS, PASS, VALIDATION
-from posenet_port.export import TFJS_RECIPES, TFLITE_RECIPES
+from posenet_port.formats import FORMATS, export_formats
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
-from posenet_port.litert import LiteRTRunner
+from posenet_port.runners.tflite import LiteRTRunner
 from posenet_port.weights import sha256_file
 
 from conftest import photo_paths, run_module, tfjs_pipeline_poses
@@ -22,8 +22,8 @@ from parity import assert_outputs_close
 
 REPO = Path(__file__).resolve().parent.parent
 STEM = "posenet_mobilenet_v1_075_stride16"
-TFLITE = tuple(TFLITE_RECIPES)
-TFJS = tuple(TFJS_RECIPES)
+TFLITE = tuple(FORMATS["tflite"].recipes)
+TFJS = tuple(FORMATS["tfjs"].recipes)
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 
 
@@ -45,12 +45,12 @@ def test_manifest_lists_every_artifact_with_checksums_and_checks(build):
     manifest = json.loads((build / "manifest.json").read_text())
     names = [a["name"] for a in manifest["artifacts"]]
     assert names == ["frozen-graph", "savedmodel", *(f"frozen-graph-{g}-grid" for g in ("float16", "int8", "uint8-mixed")),
-                     *(f"tflite-{v}" for v in TFLITE), *(f"tfjs-{v}" for v in TFJS)]
+                     *(f"{fmt.name}-{v}" for fmt in export_formats().values() for v in fmt.recipes)]
     for artifact in manifest["artifacts"]:
         assert artifact["size_bytes"] == sum((build / f).stat().st_size for f in artifact["sha256"])
         for file, digest in artifact["sha256"].items():
             assert sha256_file(build / file) == digest
-        if artifact["format"] in ("tflite", "tfjs"):
+        if artifact["format"] in export_formats():
             check = artifact["check"]
             assert check["status"] in (PASS, FAIL), (artifact["name"], check)
     sizes = {a["name"]: a["size_bytes"] for a in manifest["artifacts"]}
@@ -115,7 +115,8 @@ def test_weights_placed_on_a_grid_lose_nothing_more_in_conversion(build):
     """The float16 and uint8-mixed recipes store exactly the rounded weights: each model computes what the
     rounded frozen graph computes in TensorFlow, within float32 rounding (int8 is left out: its activations
     are quantized too)."""
-    from posenet_port.runtime import FrozenGraphRunner, TfjsNodeRunner
+    from posenet_port.runners.graph import FrozenGraphRunner
+    from posenet_port.runners.tfjs import TfjsNodeRunner
 
     image = preprocess(load_image(photo_paths()[0]), 257)[0]
     for grid, models in (("float16", ("257_float16-gptq.tflite", "tfjs_float16-gptq")),
@@ -133,21 +134,21 @@ def test_weights_placed_on_a_grid_lose_nothing_more_in_conversion(build):
 @pytest.mark.slow
 def test_check_report_and_grid_images(build):
     report = json.loads((build / "checks" / "checks.json").read_text())
-    assert len(report["results"]) == len(TFLITE) + len(TFJS)
+    assert len(report["results"]) == sum(len(fmt.recipes) for fmt in export_formats().values())
     assert len(report["photos"]["validation"]) == 9 and len(report["photos"]["tuning"]) == 14
     assert not set(report["photos"]["validation"]) & set(report["photos"]["tuning"])
     for grid in report["grids"]:
         image = cv2.imread(grid)
         assert image is not None and image.shape[1] == 4 * 420
     markdown = (build / "checks" / "checks.md").read_text()
-    for heading in ("## Floors", "## Agreement", "## Pareto table: tflite", "## Pareto table: tfjs"):
+    for heading in ("## Floors", "## Agreement", *(f"## Pareto table: {name}" for name in export_formats())):
         assert heading in markdown
     assert all(f"| {r['name']} |" in markdown for r in report["results"])
 
 
 @pytest.mark.slow
 def test_tflite_models_run_in_ai_edge_litert(build, model):
-    from posenet_port.litert import interpreter_class
+    from posenet_port.runners.tflite import interpreter_class
 
     assert interpreter_class().__module__.startswith("ai_edge_litert")
     image = preprocess(load_image(photo_paths()[0]), 257)[0]
@@ -194,7 +195,7 @@ def test_tfjs_models_load_in_posenet_and_estimate_as_our_pipeline(build):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--formats", "tflite,onnx"], "unknown format(s) onnx; choose from tflite, tfjs"),
+        (["--formats", "tflite,coreml"], "unknown format(s) coreml; choose from tflite, tfjs, onnx, openvino"),
         (["--tflite", "int8,int4"], "unknown tflite recipe(s) int4; choose from float32, float16, float16-gptq"),
         (["--input-size", "300"], "input size 300 is not valid for output stride 16"),
         (["--calibration-images", "{empty}"], "no readable images"),
@@ -211,17 +212,28 @@ def test_bad_settings_fail_before_any_work(tmp_path, args, message):
     assert not out.exists()
 
 
-def test_missing_tensorflowjs_is_reported_before_any_work(tmp_path):
-    # A Python that cannot import tensorflowjs, as on a machine without it.
-    code = (
-        "import sys; sys.modules['tensorflowjs'] = None; "
-        "from posenet_port.cli import run_cli; from posenet_port.rebuild import main; "
-        f"sys.exit(run_cli(main, ['--out', {str(tmp_path / 'out')!r}]))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+def without_tensorflowjs(*args: str) -> subprocess.CompletedProcess:
+    """`rebuild ARGS` in a Python that cannot import tensorflowjs, as after a plain `pip install .`."""
+    code = ("import sys; sys.modules['tensorflowjs'] = None; "
+            "from posenet_port.cli import run_cli; from posenet_port.rebuild import main; "
+            f"sys.exit(run_cli(main, {list(args)!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def test_missing_tensorflowjs_is_reported_before_any_work_when_tfjs_is_asked_for(tmp_path):
+    result = without_tensorflowjs("--formats", "tflite,tfjs", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "tensorflowjs is not installed" in result.stderr and "--formats tflite" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_without_tensorflowjs_the_default_rebuild_leaves_tfjs_out_and_says_so(tmp_path):
+    result = without_tensorflowjs("--out", str(tmp_path / "out"), "--no-checks", "--formats", "default",
+                                  "--tflite", "float32", "--onnx", "float32", "--openvino", "float32")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tfjs left out: tensorflowjs is not installed" in result.stdout
+    formats = {a["format"] for a in json.loads((tmp_path / "out" / "manifest.json").read_text())["artifacts"]}
+    assert formats == {"frozen-graph", "savedmodel", "tflite", "onnx", "openvino"}
 
 
 @pytest.mark.slow

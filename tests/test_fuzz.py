@@ -92,7 +92,7 @@ def test_a_shape_claiming_more_than_the_file_holds_is_refused_before_allocating(
 
 def assert_every_final_artifact_is_whole(out: Path) -> None:
     """Final names only for finished artifacts: each loads; a manifest vouches for files whose sha256 match."""
-    from posenet_port.litert import LiteRTRunner
+    from posenet_port.runners.tflite import LiteRTRunner
     from posenet_port.nodes import read_graph_def
     from posenet_port.weights import sha256_file
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from posenet_port.freeze import frozen_graph_def, write_saved_model
 from posenet_port.graph import build_model
-from posenet_port.runtime import FrozenGraphRunner
+from posenet_port.runners.graph import FrozenGraphRunner
 from posenet_port.weights import ConvWeights, PosenetWeights
 
 from parity import assert_outputs_close

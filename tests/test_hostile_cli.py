@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from posenet_port.decode import DecodeError, decode_multiple_poses
-from posenet_port.export.tflite import calibration_photos
+from posenet_port.calibration import calibration_photos
 
 from conftest import REPO, run_module
 

@@ -16,7 +16,7 @@ from posenet_port.errors import ModelFileError
 from posenet_port.list_nodes import main as list_nodes_main
 from posenet_port.freeze import write_saved_model
 from posenet_port.nodes import identify_roles, read_model
-from posenet_port.runtime import FrozenGraphRunner
+from posenet_port.runners.graph import FrozenGraphRunner
 from posenet_port.weights import SHIPPED_WEIGHTS
 
 from parity import assert_outputs_close

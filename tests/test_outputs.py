@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from posenet_port.bench import demo_video
+from posenet_port.benchmark.sections import demo_video
 from posenet_port.errors import OutputError
 from posenet_port.fileio import exclusive_folder
 from posenet_port.preprocess import ImageError, load_image

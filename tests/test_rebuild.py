@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from posenet_port.fileio import TEMP_MARK, atomic_path
-from posenet_port.runtime import FrozenGraphRunner
+from posenet_port.runners.graph import FrozenGraphRunner
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,7 @@ def test_int8_grid_weights_are_what_tflite_stores(int8_rounded, calibration, tmp
     """TFLite recomputes each channel's scale from its largest weight: the int8 tensors it writes, dequantised,
     are our weights (an independent reading of the converted file)."""
     from posenet_port.export.tflite import export_tflite
-    from posenet_port.litert import interpreter_class
+    from posenet_port.runners.tflite import interpreter_class
 
     frozen = write_frozen_graph(build_model(int8_rounded), tmp_path / "rounded.pb")
     model = export_tflite(frozen, tmp_path / "int8.tflite", "int8", 129, calibration)

@@ -9,7 +9,8 @@ import pytest
 
 from posenet_port.graph import build_model
 from posenet_port.preprocess import load_image, preprocess
-from posenet_port.runtime import FrozenGraphRunner, TfjsNodeRunner
+from posenet_port.runners.graph import FrozenGraphRunner
+from posenet_port.runners.tfjs import TfjsNodeRunner
 from posenet_port.weights import SHIPPED_WEIGHTS, PosenetWeights
 
 from conftest import photo_paths

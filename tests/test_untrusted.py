@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from posenet_port.freeze import frozen_graph_def
 from posenet_port.nodes import read_model
-from posenet_port.runtime import FrozenGraphRunner
+from posenet_port.runners.graph import FrozenGraphRunner
 from posenet_port.untrusted import UnsafeModelError
 
 from conftest import run_module
@@ -170,7 +170,7 @@ def test_our_saved_model_passes_the_check(model, tmp_path):
 
 
 def test_tflite_with_an_op_posenet_does_not_use_is_refused(tmp_path):
-    from posenet_port.litert import LiteRTRunner
+    from posenet_port.runners.tflite import LiteRTRunner
 
     @tf.function(input_signature=[tf.TensorSpec([1, 33, 33, 3], tf.float32)])
     def odd(image):

@@ -23,7 +23,8 @@ from posenet_port.cli import run_cli  # noqa: E402
 def layer_errors(frozen_pb: Path, input_size: int = 257, debug_photos: int = 6) -> list[tuple[str, float, float]]:
     import tensorflow as tf
 
-    from posenet_port.export.tflite import _dataset, calibration_photos, representative_inputs
+    from posenet_port.calibration import calibration_photos, representative_inputs
+    from posenet_port.export.tflite import _dataset
     from posenet_port.nodes import identify_roles, read_model
 
     roles = identify_roles(read_model(frozen_pb, probe_size=input_size))

@@ -1,9 +1,19 @@
-"""Exporters from a frozen PoseNet graph, one module per target format (tflite, tfjs), and the recipes rebuild
-offers for each: a converter setting, applied to the float weights or to weights first rounded onto the
-format's grid (`rounding.py`)."""
+"""Exporters, one module per target format, each with `export(source, recipe, path) -> Path` (see `formats.py`).
+
+A recipe is a converter setting applied to the float weights or to weights first rounded onto the format's grid
+(`rounding.py`); an `ExportSource` is what every exporter may read: the model's spec, its weights, the same
+weights frozen, and the calibration photos.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..calibration import Calibration
+    from ..spec import ModelSpec
+    from ..weights import PosenetWeights
 
 
 @dataclass(frozen=True)
@@ -30,33 +40,16 @@ class Recipe:
     description: str
 
 
-def source_graph_name(grid: str | None) -> str:
-    """The manifest name of the frozen graph a recipe converts: the float one, or the one rounded onto `grid`."""
-    return "frozen-graph" if grid is None else f"frozen-graph-{grid}-grid"
+@dataclass(frozen=True)
+class ExportSource:
+    """The network one recipe converts: float, or with its weights on the recipe's grid.
 
+    `input_size` is the size fixed-input formats are exported at; `int8_io` asks int8 models for int8 inputs
+    and outputs where the format has them."""
 
-def recipes(*entries: Recipe) -> dict[str, Recipe]:
-    return {recipe.name: recipe for recipe in entries}
-
-
-GPTQ = "placed on the grid by GPTQ, not rounded to nearest"
-TFLITE_RECIPES = recipes(
-    Recipe("float32", "float32", None, "float32", "float32 weights and activations"),
-    Recipe("float16", "float16", None, "2-byte", "float16 weights, rounded to nearest"),
-    Recipe("float16-gptq", "float16", "float16", "2-byte", f"float16 weights {GPTQ}"),
-    Recipe("dynamic-range", "dynamic-range", None, "1-byte", "int8 weights (nearest), float activations"),
-    Recipe("dynamic-range-gptq", "dynamic-range", "int8", "1-byte", f"int8 weights {GPTQ}, float activations"),
-    Recipe("int8", "int8", None, "1-byte", "int8 weights (nearest) and activations, calibrated on real photos"),
-    Recipe("int8-gptq", "int8", "int8", "1-byte", f"int8 weights {GPTQ}, int8 activations"),
-)
-TFJS_RECIPES = recipes(
-    Recipe("float32", "float32", None, "float32", "float32 weights"),
-    Recipe("float16", "float16", None, "2-byte", "float16 weights, rounded to nearest"),
-    Recipe("float16-gptq", "float16", "float16", "2-byte", f"float16 weights {GPTQ}"),
-    Recipe("uint16", "uint16", None, "2-byte", "uint16 affine-quantized weights"),
-    Recipe("uint8-mixed", "uint8-mixed", None, "1-byte",
-           "per-channel-normalised uint8 1x1 kernels (nearest), float16 depthwise kernels and conv0"),
-    Recipe("uint8-mixed-gptq", "uint8-mixed", "uint8-mixed", "1-byte",
-           f"per-channel-normalised uint8 1x1 kernels and float16 depthwise kernels and conv0, {GPTQ}"),
-)
-RECIPES = {"tflite": TFLITE_RECIPES, "tfjs": TFJS_RECIPES}
+    spec: ModelSpec
+    weights: PosenetWeights
+    frozen_graph: Path
+    calibration: Calibration
+    input_size: int
+    int8_io: bool = False

@@ -24,7 +24,8 @@ from ..errors import ConfigError, ModelFileError, PosenetPortError, raised_by_in
 from ..fileio import atomic_path
 from ..nodes import identify_roles, read_graph_def, read_model
 from ..rounding import GRIDS
-from . import variants
+from ..spec import ModelSpec
+from . import ExportSource, Recipe, variants
 
 CHANNEL_SCALE_SUFFIX = "/channel_scale"
 UINT8_MIXED_1X1 = GRIDS["uint8-mixed"].pointwise  # the levels its 1x1 kernels are normalised onto
@@ -116,13 +117,18 @@ def _mixed_map(graph_def, normalised: list[str], kept_float32: list[str]) -> dic
     return {"uint8": normalised, "float16": others}
 
 
-def export_tfjs(frozen_pb: str | Path, directory: str | Path, variant: str) -> Path:
-    """Convert to a tfjs graph model in `directory` (written whole, then renamed); returns its model.json."""
+def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
+    """The registry's entry point: `path` is the model.json to write, in a folder of its own."""
+    return export_tfjs(source.frozen_graph, path.parent, recipe.variant, source.spec)
+
+
+def export_tfjs(frozen_pb: str | Path, directory: str | Path, variant: str, spec: ModelSpec | None = None) -> Path:
+    """Convert to a tfjs graph model in `directory` (written whole, then renamed); returns its model.json. The
+    heads are the nodes `spec` names, or (for a graph from elsewhere) found by their role."""
     if variant not in TFJS_VARIANTS:
         raise ConfigError(f"tfjs variant {variant!r}: choose one of {', '.join(TFJS_VARIANTS)}")
     require_tensorflowjs()
-    roles = identify_roles(read_model(frozen_pb))
-    outputs = roles.output_names()
+    outputs = spec.head_nodes() if spec is not None else identify_roles(read_model(frozen_pb)).output_names()
     with atomic_path(directory, directory=True) as temp, tempfile.TemporaryDirectory() as scratch:
         source, dtype_map = Path(frozen_pb), None if variant == "float32" else {variant: "*"}
         if variant == "uint8-mixed":

@@ -14,11 +14,8 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError, raised_by_interrupt
 from ..fileio import write_bytes_atomic
 from ..nodes import identify_roles, read_model
-from ..preprocess import ImageError, load_image, preprocess
-from . import variants
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
+from ..spec import ModelSpec
+from . import ExportSource, Recipe, variants
 
 TFLITE_VARIANTS = variants(
     ("float32", "float32 weights and activations"),
@@ -28,48 +25,6 @@ TFLITE_VARIANTS = variants(
 )
 
 
-def augmented_views(rgb: np.ndarray) -> list[np.ndarray]:
-    """A photo, its mirror, and crops on 2x2 and 3x3 grids of both: people at several scales and places."""
-    views = []
-    for image in (rgb, rgb[:, ::-1]):
-        height, width = image.shape[:2]
-        views.append(image)
-        for grid in (2, 3):
-            crop_h, crop_w = height * 2 // (grid + 1), width * 2 // (grid + 1)
-            for row in range(grid):
-                for col in range(grid):
-                    top, left = row * (height - crop_h) // max(grid - 1, 1), col * (width - crop_w) // max(grid - 1, 1)
-                    views.append(image[top : top + crop_h, left : left + crop_w])
-    return views
-
-
-def calibration_photos(directory: str | Path | None) -> list[np.ndarray]:
-    """The photos in `directory` (every readable image), or by default the tuning photos (never the validation
-    photos the checks judge on)."""
-    if directory is None:
-        from ..samples import tuning_photos
-
-        return [rgb for _, rgb in tuning_photos()]
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ImageError(f"{directory}: calibration images must be a folder of photos")
-    photos = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            try:
-                photos.append(load_image(path))
-            except ImageError:
-                continue
-    if not photos:
-        raise ImageError(f"{directory}: no readable images ({', '.join(IMAGE_SUFFIXES)}) for int8 calibration")
-    return photos
-
-
-def representative_inputs(photos: Sequence[np.ndarray], input_size: int) -> list[np.ndarray]:
-    """Calibration batches: every augmented view, preprocessed exactly as at inference."""
-    return [preprocess(view, input_size)[0] for photo in photos for view in augmented_views(photo)]
-
-
 def export_tflite(
     frozen_pb: str | Path,
     path: str | Path,
@@ -77,18 +32,19 @@ def export_tflite(
     input_size: int,
     calibration: Sequence[np.ndarray] = (),
     int8_io: bool = False,
+    spec: ModelSpec | None = None,
 ) -> Path:
-    """Convert `frozen_pb` at a fixed [1, input_size, input_size, 3] input; written atomically to `path`."""
+    """Convert `frozen_pb` at a fixed [1, input_size, input_size, 3] input; written atomically to `path`. Its
+    nodes are the ones `spec` names, or (for a graph from elsewhere) found by their role."""
     import tensorflow as tf
 
     if variant not in TFLITE_VARIANTS:
         raise ConfigError(f"TFLite variant {variant!r}: choose one of {', '.join(TFLITE_VARIANTS)}")
     if variant == "int8" and not calibration:
         raise ConfigError("int8 TFLite needs calibration inputs (representative_inputs)")
-    roles = identify_roles(read_model(frozen_pb, probe_size=input_size))
+    input_name, output_names = _node_names(frozen_pb, input_size, spec)
     converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-        str(frozen_pb), [roles.image.node], roles.output_names(),
-        input_shapes={roles.image.node: [1, input_size, input_size, 3]},
+        str(frozen_pb), [input_name], output_names, input_shapes={input_name: [1, input_size, input_size, 3]},
     )
     _configure(converter, variant, calibration, int8_io)
     try:
@@ -98,6 +54,21 @@ def export_tflite(
             raise KeyboardInterrupt from None
         raise ModelFileError(f"{frozen_pb}: TFLite {variant} conversion failed: {str(error).strip()[:300]}") from None
     return write_bytes_atomic(path, data)
+
+
+def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
+    """The registry's entry point: `recipe` at the rebuild's input size (TFLite inputs are fixed)."""
+    size = source.input_size
+    calibration = source.calibration.batches(size) if recipe.variant == "int8" else ()
+    return export_tflite(source.frozen_graph, path, recipe.variant, size, calibration, source.int8_io, source.spec)
+
+
+def _node_names(frozen_pb: str | Path, input_size: int, spec: ModelSpec | None) -> tuple[str, list[str]]:
+    """The input and the four heads (the raw logits, not `heatmap`: TFLite users apply the sigmoid themselves)."""
+    if spec is not None:
+        return spec.input_name, spec.head_nodes()
+    roles = identify_roles(read_model(frozen_pb, probe_size=input_size))
+    return roles.image.node, roles.output_names()
 
 
 def _configure(converter, variant: str, calibration: Sequence[np.ndarray], int8_io: bool) -> None:

@@ -2,16 +2,15 @@
 a PoseNet runner on it. Importing this module does not import TensorFlow."""
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
-from .nodes import canonical_output_name
-from .untrusted import check_tflite_ops
+from ..errors import ModelFileError
+from ..spec import ModelSpec, canonical_output_name
+from ..untrusted import check_tflite_ops
+from . import Runner, check_outputs
 
 
 def interpreter_class() -> Any:
@@ -33,7 +32,7 @@ def op_resolver_without_delegates() -> Any:
     return module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
 
-class LiteRTRunner:
+class LiteRTRunner(Runner):
     """A .tflite PoseNet in the LiteRT interpreter; int8 inputs and outputs are (de)quantized here."""
 
     def __init__(self, path: str | Path, threads: int = 2) -> None:
@@ -53,9 +52,7 @@ class LiteRTRunner:
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = {canonical_output_name(d["name"]): d for d in self.interpreter.get_output_details()}
         self.outputs.pop(None, None)
-        missing = {"heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2"} - set(self.outputs)
-        if missing:
-            raise ModelFileError(f"{path}: TFLite outputs lack {', '.join(sorted(missing))}")
+        check_outputs(self.outputs, path)
         self.input_size = int(self.input["shape"][1])
 
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -64,21 +61,9 @@ class LiteRTRunner:
         return {name: _dequantize(self.interpreter.get_tensor(d["index"]), d) for name, d in self.outputs.items()}
 
 
-def median_network_ms(path: Path, threads: int, runs: int, interval_s: float = 0.0, warmup: int = 5) -> float:
-    """Median milliseconds of one call of a .tflite model on a random input of its size: back to back, or one
-    call every `interval_s` seconds (a camera's pace)."""
-    runner = LiteRTRunner(path, threads)
-    batch = np.random.default_rng(0).uniform(-1, 1, (1, runner.input_size, runner.input_size, 3)).astype(np.float32)
-    for _ in range(warmup):
-        runner(batch)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner(batch)
-        samples.append((time.perf_counter() - start) * 1000)
-        if interval_s:
-            time.sleep(max(interval_s - samples[-1] / 1000, 0))
-    return statistics.median(samples)
+def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> LiteRTRunner:
+    del spec  # a .tflite states its input size, and its output names say their roles
+    return LiteRTRunner(path, threads)
 
 
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:

@@ -1,0 +1,131 @@
+"""Measuring: timings with their spread, the machine they ran on, and one model's latencies in a process of
+its own (so its peak memory is its own)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..machine import cpu_flags, cpu_model
+
+
+@dataclass(frozen=True)
+class Timing:
+    label: str
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int
+
+
+def measure(label: str, function: Callable[[], object], runs: int, warmup: int = 5) -> Timing:
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000)
+    return measure_stats(label, samples)
+
+
+def measure_stats(label: str, samples_ms: list[float]) -> Timing:
+    p10, p90 = np.percentile(samples_ms, [10, 90])
+    return Timing(label, statistics.median(samples_ms), float(p10), float(p90), len(samples_ms))
+
+
+def machine() -> dict:
+    import importlib.metadata
+    import shutil
+    import subprocess
+
+    facts = {"CPU": cpu_model(), "CPU flags": " ".join(cpu_flags()) or "none that matter",
+             "cores": os.cpu_count(), "Python": platform.python_version()}
+    for package in ("numpy", "tensorflow", "ai-edge-litert", "onnxruntime", "openvino", "tensorflowjs", "opencv-python-headless"):
+        try:
+            facts[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            facts[package] = "not installed"
+    node = shutil.which("node")
+    facts["node"] = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else "none"
+    facts["@tensorflow/tfjs"] = "4.22.0 (package-lock.json)"
+    facts["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return facts
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    """One model to time: `format` is its registry name, `spec` the ModelSpec its build recorded."""
+
+    label: str  # e.g. "TFLite int8"
+    format: str
+    path: str
+    size: int
+    threads: int | None
+    runs: int
+    spec: dict
+
+
+def worker(latency: LatencySpec) -> dict:
+    """In a fresh process: network latency, end-to-end time per 640x480 frame, decode times, peak RSS."""
+    import cv2
+
+    from ..cli import keep_freed_memory
+    from ..decode import decode_multiple_poses, decode_single_pose
+    from ..estimator import network_outputs
+    from ..formats import FORMATS
+    from ..preprocess import load_image, preprocess
+    from ..samples import SOLVAY_1927
+    from ..spec import ModelSpec
+
+    keep_freed_memory()
+    spec = ModelSpec.from_dict(latency.spec)
+    stride = spec.output_stride
+    run = FORMATS[latency.format].open(latency.path, latency.threads or 2, spec)
+    frame = cv2.resize(load_image(SOLVAY_1927)[:, :1229], (640, 480), interpolation=cv2.INTER_AREA)
+    batch, box = preprocess(frame, latency.size)
+    network = measure("network", lambda: run(batch), latency.runs)
+    outputs = network_outputs(run(batch), box, stride)
+    tensors = (outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd)
+
+    def end_to_end():
+        frame_batch, frame_box = preprocess(frame, latency.size)
+        o = network_outputs(run(frame_batch), frame_box, stride)
+        return [p.scaled(frame_box) for p in decode_multiple_poses(o.scores, o.offsets, o.displacements_fwd, o.displacements_bwd, stride)]
+
+    return {
+        "network": asdict(network),
+        "end_to_end": asdict(measure("end to end", end_to_end, latency.runs)),
+        "decode_multi": asdict(measure("multi", lambda: decode_multiple_poses(*tensors, stride), latency.runs)),
+        "decode_single": asdict(measure("single", lambda: decode_single_pose(tensors[0], tensors[1], stride), latency.runs)),
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+
+
+def peak_rss_bytes() -> int:
+    """This process's own peak resident memory (VmHWM). Not getrusage: its ru_maxrss survives fork and exec, so
+    a child would report its parent's peak."""
+    with open("/proc/self/status") as status:
+        kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kilobytes * 1024
+
+
+def run_worker(latency: LatencySpec) -> dict:
+    """`worker` in a fresh Python process (`python -m posenet_port.bench --worker`)."""
+    import subprocess
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "posenet_port.bench", "--worker", json.dumps(asdict(latency))],
+        capture_output=True, text=True, timeout=900,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark worker for {latency.label} at {latency.size} failed: {completed.stderr[-800:]}")
+    return json.loads(lines[-1])

@@ -1,0 +1,53 @@
+"""ONNX models in ONNX Runtime (CPU). The file is checked before a session is made: ops of the standard domain
+from an allow-list only, no external data (a tensor could name any file), no custom-op domains."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFileError
+from ..spec import ModelSpec
+from ..untrusted import check_onnx_model
+from . import Runner, check_outputs, output_role
+
+
+class OnnxRunner(Runner):
+    def __init__(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        content = _read(self.path)
+        check_onnx_model(content, self.path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are not ours
+        try:
+            self.session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for every kind of bad file
+            raise ModelFileError(f"{path}: ONNX Runtime cannot load it ({str(error).strip()[:200]})") from None
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelFileError(f"{path}: PoseNet takes one [1, H, W, 3] image; this model's inputs differ")
+        self.input_name = inputs[0].name
+        self.outputs = {o.name: output_role([o.name], spec) for o in self.session.get_outputs()}
+        check_outputs(self.outputs.values(), path)
+        height = inputs[0].shape[1]
+        self.input_size = height if isinstance(height, int) else None
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        names = [name for name, canonical in self.outputs.items() if canonical]
+        results = self.session.run(names, {self.input_name: np.asarray(image, np.float32)})
+        return {self.outputs[name]: result for name, result in zip(names, results)}
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot read the ONNX model ({error.strerror})") from None
+
+
+def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> OnnxRunner:
+    return OnnxRunner(path, threads, spec)
