@@ -7,6 +7,7 @@ import json
 import pytest
 
 from posenet_port.artifacts import Artifact
+from posenet_port.spec import ModelSpec
 from posenet_port.checks import (AGREEMENT_PX, FAIL, PASS, VALIDATION, CheckPhoto, agreement, compare_poses,
                                  run_checks)
 from posenet_port.constants import PART_NAMES
@@ -48,7 +49,8 @@ def test_the_gate_fails_a_coarse_model_and_passes_the_exact_one(shipped_weights,
     artifacts = [Artifact("exact", "tflite", "float32", exact, 257), Artifact("coarse", "tflite", "float32", drifting, 257)]
     photos = [CheckPhoto(name, VALIDATION, rgb) for name, rgb in validation_photos()]
     # The coarse model is judged by the most lenient floor, the exact one by the strictest.
-    report = run_checks(artifacts, {"exact": "float32", "coarse": "1-byte"}, frozen_pb, photos, 257, tmp_path / "checks")
+    reference = Artifact("frozen-graph", "frozen-graph", "float32", frozen_pb, spec=ModelSpec(0.75, 16))
+    report = run_checks(artifacts, {"exact": "float32", "coarse": "1-byte"}, reference, photos, 257, tmp_path / "checks")
     results = {r.name: r for r in report.results}
     for result in results.values():
         print(result.name, result.status, result.agreement(VALIDATION).summary(), result.note)

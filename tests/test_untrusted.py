@@ -181,3 +181,66 @@ def test_tflite_with_an_op_posenet_does_not_use_is_refused(tmp_path):
     path.write_bytes(converter.convert())
     with pytest.raises(UnsafeModelError, match="'COS'"):
         LiteRTRunner(path)
+
+
+def _onnx_posenet_with(tmp_path, extra_node, domain: str = "", as_output: bool = False):
+    """The ONNX PoseNet with one more node feeding nothing the heads need (a file could carry anything)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from posenet_port.export.onnx import posenet_onnx
+    from posenet_port.weights import load_weights
+
+    model = posenet_onnx(load_weights(), 16)
+    model.graph.node.append(extra_node)
+    if domain:
+        model.opset_import.append(helper.make_opsetid(domain, 1))
+    if as_output:
+        model.graph.output.append(helper.make_tensor_value_info(extra_node.output[0], TensorProto.FLOAT, None))
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("node, domain, message", [
+    (("Sin", ["image"], ["sine"]), "", "'Sin'"),
+    (("Inverse", ["image"], ["inverse"], "com.microsoft"), "com.microsoft", "another domain"),
+])
+def test_onnx_models_run_only_posenet_arithmetic(tmp_path, node, domain, message):
+    from onnx import helper
+
+    from posenet_port.formats import open_model
+    from posenet_port.untrusted import UnsafeModelError
+
+    op, inputs, outputs, *node_domain = node
+    path = _onnx_posenet_with(tmp_path, helper.make_node(op, inputs, outputs, name="extra", domain=(node_domain or [""])[0]), domain)
+    with pytest.raises(UnsafeModelError, match=message):
+        open_model(path)
+
+
+def test_onnx_tensors_may_not_point_outside_the_file(tmp_path):
+    import onnx
+
+    from posenet_port.formats import open_model
+    from posenet_port.untrusted import UnsafeModelError
+
+    from posenet_port.export.onnx import posenet_onnx
+    from posenet_port.weights import load_weights
+
+    model = posenet_onnx(load_weights(), 16)
+    onnx.save(model, tmp_path / "model.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
+    with pytest.raises(UnsafeModelError, match="point to data outside the file"):
+        open_model(tmp_path / "model.onnx")
+
+
+def test_openvino_ir_runs_only_posenet_arithmetic(tmp_path):
+    import openvino as ov
+    from onnx import helper
+
+    from posenet_port.formats import open_model
+    from posenet_port.untrusted import UnsafeModelError
+
+    onnx_path = _onnx_posenet_with(tmp_path, helper.make_node("Sin", ["image"], ["sine"], name="extra"), as_output=True)
+    ov.save_model(ov.convert_model(onnx_path), tmp_path / "model.xml")
+    with pytest.raises(UnsafeModelError, match="'Sin'"):
+        open_model(tmp_path / "model.xml")
