@@ -189,17 +189,22 @@ def _listing_from_graph_def(path: Path, kind: str, graph_def, probe_size: int) -
     return ModelListing(path, kind, nodes, probed)
 
 
-def _read_saved_model(directory: Path, probe_size: int) -> ModelListing:
+def saved_model_graph_def(directory: Path):
+    """A SavedModel's serving signature (or its first) as a frozen GraphDef, its ops checked before loading;
+    returns the GraphDef and the signature's name."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from .untrusted import load_saved_model
 
-    loaded = load_saved_model(directory)
-    signatures = dict(loaded.signatures)
+    signatures = dict(load_saved_model(directory).signatures)
     if not signatures:
         raise ModelFileError(f"{directory}: SavedModel has no signatures to inspect")
     name = "serving_default" if "serving_default" in signatures else sorted(signatures)[0]
-    graph_def = convert_variables_to_constants_v2(signatures[name]).graph.as_graph_def()
+    return convert_variables_to_constants_v2(signatures[name]).graph.as_graph_def(), name
+
+
+def _read_saved_model(directory: Path, probe_size: int) -> ModelListing:
+    graph_def, name = saved_model_graph_def(directory)
     listing = _listing_from_graph_def(directory, "SavedModel", graph_def, probe_size)
     listing.notes.append(f"signature {name!r}")
     return listing

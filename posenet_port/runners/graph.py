@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ModelFileError
-from ..nodes import identify_roles, read_graph_def, read_model
+from ..nodes import identify_roles, read_graph_def, read_model, saved_model_graph_def
 from ..spec import INPUT_NAME, OUTPUT_NAMES, ModelSpec
 from ..untrusted import data_path
 from . import Runner
@@ -57,7 +57,7 @@ class FrozenGraphRunner(Runner):
         }
         if roles.heatmap_sigmoid:
             outputs["heatmap"] = roles.heatmap_sigmoid
-        source = _frozen_saved_model(Path(path)) if Path(path).is_dir() else path
+        source = saved_model_graph_def(Path(path))[0] if Path(path).is_dir() else path
         return cls(source, roles.image.node, outputs)
 
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,15 +70,5 @@ def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> 
     del threads  # TensorFlow sizes its own thread pools
     if spec is None:
         return FrozenGraphRunner.for_model(path)
-    source = path if not Path(path).is_dir() else _frozen_saved_model(Path(path))
+    source = path if not Path(path).is_dir() else saved_model_graph_def(Path(path))[0]
     return FrozenGraphRunner(source, spec.input_name, spec.outputs)
-
-
-def _frozen_saved_model(directory: Path) -> tf.compat.v1.GraphDef:
-    """A SavedModel's serving function as a frozen GraphDef (its ops checked before anything runs)."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    from ..untrusted import load_saved_model
-
-    serving = load_saved_model(directory).signatures["serving_default"]
-    return convert_variables_to_constants_v2(serving).graph.as_graph_def()
