@@ -158,3 +158,17 @@ def test_every_format_refuses_a_file_that_is_not_a_model(name, tmp_path):
     with pytest.raises(ModelFileError) as refused:
         fmt.open(path)
     print(f"{fmt.title}: {refused.value}")
+
+
+def test_a_savedmodel_listed_with_its_spec_runs_as_the_graph(shipped_weights, model, tmp_path):
+    """The SavedModel's spec names its signature's outputs; the runner still finds the nodes inside it."""
+    from posenet_port.formats import open_model
+    from posenet_port.freeze import write_saved_model
+
+    saved = write_saved_model(model, tmp_path / "saved")
+    spec = ModelSpec(0.75, 16).exported("savedmodel", "float32", None)
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": [{"path": "saved", "spec": spec.to_dict()}]}))
+    image = preprocess(load_image(photo_paths()[0]), 257)[0]
+    outputs = open_model(saved, spec=spec_from_manifest(saved))(image)
+    assert_outputs_close({k: outputs[k] for k in HEADS}, {k: v for k, v in model(image).items() if k in HEADS},
+                         "SavedModel through the registry vs TF graph")

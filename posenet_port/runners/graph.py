@@ -68,7 +68,8 @@ class FrozenGraphRunner(Runner):
 def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> FrozenGraphRunner:
     """A frozen graph or SavedModel folder: by the spec's names when posenet_port wrote it, else by role."""
     del threads  # TensorFlow sizes its own thread pools
-    if spec is None:
+    # A SavedModel's spec names its signature's outputs; inside the frozen function TF names the nodes itself,
+    # so there they are found by role.
+    if spec is None or Path(path).is_dir():
         return FrozenGraphRunner.for_model(path)
-    source = path if not Path(path).is_dir() else saved_model_graph_def(Path(path))[0]
-    return FrozenGraphRunner(source, spec.input_name, spec.outputs)
+    return FrozenGraphRunner(path, spec.input_name, spec.outputs)
