@@ -34,6 +34,7 @@ from .fileio import write_bytes_atomic
 from .formats import FORMATS
 from .preprocess import preprocess
 from .runners import median_ms
+from .spec import DEFAULT_INPUT_SIZE
 
 KEYPOINT_MIN_SCORE = 0.5
 POSE_MIN_SCORE = 0.3
@@ -261,7 +262,7 @@ def same_detection_drifts(reference: NetworkOutputs, poses: Sequence[Pose], cand
 
 def dynamic_check_sizes(input_size: int, output_stride: int) -> tuple[int, ...]:
     """Sizes a dynamic-input model is checked at: rebuild's size, and 257 and 353 (posenet's usual ones)."""
-    return tuple(sorted({input_size, *(s for s in (257, 353) if (s - 1) % output_stride == 0)}))
+    return tuple(sorted({input_size, *(s for s in (DEFAULT_INPUT_SIZE, 353) if (s - 1) % output_stride == 0)}))
 
 
 class _Outputs:

@@ -19,12 +19,11 @@ from .fileio import parse_json_bounded, write_bytes_atomic
 from .formats import FORMATS
 from .machine import describe_cpu
 from .runners import median_ms
-from .spec import ModelSpec
+from .spec import DEFAULT_INPUT_SIZE, ModelSpec
 
 CHOICE_NAME = "model_choice.json"
 FRAME_INTERVAL_S = 1 / 30
 WARMUP_RUNS = 3
-DEFAULT_SIZE = 257
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def choose_model(build_dir: Path, threads: int = 2, input_size: int | None = Non
 def _paced_ms(build_dir: Path, artifact: dict, threads: int, input_size: int | None, runs: int) -> float:
     spec = ModelSpec.from_dict(artifact["spec"], build_dir / MANIFEST_NAME)
     runner = FORMATS[spec.format].open(build_dir / artifact["path"], threads, spec)
-    size = spec.input_size or input_size or DEFAULT_SIZE
+    size = spec.input_size or input_size or DEFAULT_INPUT_SIZE
     return median_ms(runner, size, runs, FRAME_INTERVAL_S, WARMUP_RUNS)
 
 

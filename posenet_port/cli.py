@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 from .architecture import MAX_INPUT_SIZE
 from .errors import PosenetPortError
 from .preprocess import MAX_PIXELS
+from .spec import DEFAULT_INPUT_SIZE
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -137,7 +138,7 @@ def human_size(size: int) -> str:
 def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
     """The input size and decoding settings that `estimate` and `demo` share, each checked as it is parsed."""
     parser.add_argument("--input-size", type=int_in(1, MAX_INPUT_SIZE), default=None,
-                        help="network input size, k * stride + 1 (default: 257, or the size a .tflite model takes)")
+                        help=f"network input size, k * stride + 1 (default: {DEFAULT_INPUT_SIZE}, or the size a .tflite model takes)")
     parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
     parser.add_argument("--max-poses", type=int_in(1, 1000), default=10, help="most poses per photo (default: 10)")
     parser.add_argument("--score-threshold", type=float_in(0.0, 1.0), default=0.5,

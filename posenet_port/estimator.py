@@ -18,10 +18,9 @@ from .errors import ConfigError, ModelFileError
 from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
 from .formats import detect_format
 from .preprocess import Letterbox, preprocess
-from .spec import ModelSpec, spec_from_manifest
+from .spec import DEFAULT_INPUT_SIZE, ModelSpec, spec_from_manifest
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
-DEFAULT_INPUT_SIZE = 257
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Sequence
 
 from .architecture import MAX_INPUT_SIZE
 from .cli import int_in, run_cli
-from .nodes import DEFAULT_PROBE_SIZE, ModelListing, Roles, converter_commands, identify_roles, listing_to_dict, read_model
+from .spec import DEFAULT_INPUT_SIZE
+from .nodes import ModelListing, Roles, converter_commands, identify_roles, listing_to_dict, read_model
 
 
 NAME_WIDTH = 72  # TFLite fuses long tensor names; --json keeps them whole
@@ -48,14 +49,14 @@ def format_roles(listing: ModelListing, roles: Roles) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python tools/list_nodes.py",
-        description="List every node of a PoseNet model (frozen .pb, SavedModel folder, .tflite, tfjs model.json) "
-        "and identify its image input, heatmap, offset and displacement nodes.",
+        description="List every node of a PoseNet model (frozen .pb, SavedModel folder, .tflite, tfjs model.json, "
+        ".onnx, OpenVINO .xml) and identify its image input, heatmap, offset and displacement nodes.",
     )
-    parser.add_argument("model", help="frozen .pb, SavedModel folder, .tflite file or tfjs model.json")
+    parser.add_argument("model", help="frozen .pb, SavedModel folder, .tflite file, tfjs model.json, .onnx or OpenVINO .xml")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--ops", action="store_true", help="only count the op types")
-    parser.add_argument("--probe-size", type=int_in(2, MAX_INPUT_SIZE), default=DEFAULT_PROBE_SIZE,
-                        help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_PROBE_SIZE})")
+    parser.add_argument("--probe-size", type=int_in(2, MAX_INPUT_SIZE), default=DEFAULT_INPUT_SIZE,
+                        help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_INPUT_SIZE})")
     args = parser.parse_args(argv)
     listing = read_model(args.model, args.probe_size)
     for warning in listing.warnings:

@@ -1,4 +1,5 @@
-"""Read any PoseNet model (frozen .pb, SavedModel, .tflite, tfjs model.json) as a node list and find its roles:
+"""Read any PoseNet model (frozen .pb, SavedModel, .tflite, tfjs model.json, .onnx, OpenVINO .xml) as a node list
+and find its roles:
 the image input, the heatmap (and whether a sigmoid follows), the offsets and the two displacements.
 
 Roles are found from shapes and graph structure, never from hard-coded names: names only tell the forward and
@@ -14,15 +15,15 @@ from typing import Any, Iterable, Sequence
 from .constants import NUM_EDGES, NUM_KEYPOINTS
 from .errors import ModelFileError, first_line
 from .fileio import check_regular_file, parse_json_bounded
+from .spec import DEFAULT_INPUT_SIZE
 
-DEFAULT_PROBE_SIZE = 257
 HEAD_CHANNELS = {"heatmap": NUM_KEYPOINTS, "offsets": 2 * NUM_KEYPOINTS, "displacement": 2 * NUM_EDGES}
 CONV_OPS = {
     "Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "_FusedDepthwiseConv2dNative",
-    "CONV_2D", "DEPTHWISE_CONV_2D",
+    "CONV_2D", "DEPTHWISE_CONV_2D", "Conv", "Convolution", "GroupConvolution",
 }
 SIGMOID_OPS = {"Sigmoid", "LOGISTIC"}
-INPUT_OPS = {"Placeholder", "INPUT"}
+INPUT_OPS = {"Placeholder", "INPUT", "Parameter"}
 FORWARD_WORDS, BACKWARD_WORDS = ("fwd", "forward"), ("bwd", "backward")
 
 
@@ -44,11 +45,17 @@ class Node:
     op: str
     inputs: tuple[str, ...]
     outputs: tuple[TensorInfo, ...]
+    channel_axis: int = 3  # 1 inside ONNX / OpenVINO graphs, which compute in NCHW between their Transposes
 
     @property
     def channels(self) -> int | None:
         shape = self.outputs[0].shape if self.outputs else None
-        return shape[-1] if shape is not None and len(shape) == 4 else None
+        return shape[self.channel_axis] if shape is not None and len(shape) == 4 else None
+
+    @property
+    def height(self) -> int | None:
+        shape = self.outputs[0].shape if self.outputs else None
+        return shape[2 if self.channel_axis == 1 else 1] if shape is not None and len(shape) == 4 else None
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class ModelListing:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def read_model(path: str | Path, probe_size: int = DEFAULT_PROBE_SIZE) -> ModelListing:
+def read_model(path: str | Path, probe_size: int = DEFAULT_INPUT_SIZE) -> ModelListing:
     """Any supported model file or folder -> its nodes in order, with output shapes (dynamic inputs probed)."""
     path = Path(path)
     if not path.exists():
@@ -114,6 +121,10 @@ def read_model(path: str | Path, probe_size: int = DEFAULT_PROBE_SIZE) -> ModelL
         raise ModelFileError(f"{path}: file is empty")
     if head[4:8] == b"TFL3":
         return _read_tflite(path)
+    if path.suffix == ".onnx":
+        return _read_onnx(path, probe_size)
+    if path.suffix == ".xml":
+        return _read_openvino(path, probe_size)
     if head.lstrip()[:1] in (b"{", b"[") or path.suffix == ".json":
         return _read_tfjs(path, probe_size)
     return _read_graph_def(path, probe_size)
@@ -235,6 +246,90 @@ def _read_tflite(path: Path) -> ModelListing:
         inputs = tuple(tensors[int(i)]["name"] for i in op["inputs"] if int(i) >= 0)
         nodes.append(Node(len(nodes), tensors[outputs[0]]["name"], op["op_name"], inputs, tuple(map(info, outputs))))
     return ModelListing(path, "TFLite", nodes, None)
+
+
+def _read_onnx(path: Path, probe_size: int) -> ModelListing:
+    """Checked like the runner checks it, then shapes inferred by ONNX with the dynamic input dims at the probe."""
+    import onnx
+
+    from .runners.onnx import read_checked_model
+
+    model = onnx.load_from_string(read_checked_model(path))
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in initializers]
+    probed = None
+    for value in inputs:
+        for dim in value.type.tensor_type.shape.dim:
+            if not dim.HasField("dim_value"):
+                dim.dim_value, probed = probe_size, probe_size
+    try:
+        graph = onnx.shape_inference.infer_shapes(model).graph
+    except (onnx.shape_inference.InferenceError, ValueError) as error:
+        raise ModelFileError(f"{path}: ONNX cannot infer this model's shapes ({first_line(error)})") from None
+    shapes = {value.name: _onnx_info(value) for value in (*graph.input, *graph.value_info, *graph.output)}
+    nodes = [Node(i, value.name, "INPUT", (), (shapes[value.name],)) for i, value in enumerate(inputs)]
+    for node in graph.node:
+        infos = tuple(shapes.get(name, TensorInfo(None, "?")) for name in node.output)
+        sources = tuple(name for name in node.input if name and name not in initializers)
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        nodes.append(Node(len(nodes), node.output[0], node.op_type, sources, infos))
+        nodes[-1] = _with_layout(nodes[-1], nodes, perm)
+    return ModelListing(path, "ONNX", nodes, probed)
+
+
+def _onnx_info(value) -> TensorInfo:
+    from onnx import helper
+
+    tensor = value.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim) \
+        if tensor.HasField("shape") else None
+    return TensorInfo(shape, helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else "?")
+
+
+def _read_openvino(path: Path, probe_size: int) -> ModelListing:
+    """Checked like the runner checks it, then reshaped so a dynamic input has the probe size."""
+    import openvino as ov
+
+    from .runners.openvino import read_checked_model
+
+    model, probed = read_checked_model(path, ov.Core()), None
+    if model.inputs and model.inputs[0].get_partial_shape().is_dynamic:
+        try:
+            model.reshape([1, probe_size, probe_size, 3])
+        except RuntimeError as error:
+            raise ModelFileError(f"{path}: cannot be reshaped to a {probe_size}x{probe_size} image "
+                                 f"({first_line(error)})") from None
+        probed = probe_size
+    names = {op.get_friendly_name(): _openvino_name(op) for op in model.get_ordered_ops()}
+    nodes: list[Node] = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "Result":
+            continue  # the output's name is already its producer's tensor name
+        infos = tuple(TensorInfo(tuple(op.get_output_partial_shape(i).to_shape()),
+                                 op.get_output_element_type(i).to_dtype().name) for i in range(op.get_output_size()))
+        sources = tuple(names[value.get_node().get_friendly_name()] for value in op.input_values()
+                        if value.get_node().get_type_name() != "Constant")
+        perm = None
+        if op.get_type_name() == "Transpose":
+            perm = [int(v) for v in op.input_value(1).get_node().get_vector()]
+        node = Node(len(nodes), names[op.get_friendly_name()], op.get_type_name(), sources, infos)
+        nodes.append(_with_layout(node, nodes, perm))
+    return ModelListing(path, "OpenVINO IR", nodes, probed)
+
+
+def _openvino_name(op) -> str:
+    """An op's output tensor name (what the runner asks for), or its own name when the tensor has none."""
+    tensor_names = sorted(op.output(0).get_names()) if op.get_output_size() else []
+    return tensor_names[0] if tensor_names else op.get_friendly_name()
+
+
+def _with_layout(node: Node, earlier: list[Node], perm: list[int] | None) -> Node:
+    """The node with its channel axis: its first input's, moved by a Transpose (the image comes in NHWC)."""
+    source = next((n for n in reversed(earlier) if node.inputs and n.name == node.inputs[0]), None)
+    axis = source.channel_axis if source is not None else 3
+    if perm is not None and axis in perm:
+        axis = perm.index(axis)
+    return Node(node.index, node.name, node.op, node.inputs, node.outputs, axis)
 
 
 def _read_tfjs(path: Path, probe_size: int) -> ModelListing:
@@ -394,8 +489,7 @@ class _Chain:
 
     @property
     def grid(self) -> int | None:
-        shape = self.nodes[0].outputs[0].shape
-        return shape[1] if shape else None
+        return self.nodes[0].height
 
     def names(self) -> str:
         return " ".join(node.name.lower() for node in self.nodes)
@@ -482,7 +576,7 @@ def _tell_displacements_apart(chains: list[_Chain]) -> tuple[Role, Role, bool]:
 
 def converter_commands(listing: ModelListing, roles: Roles, input_size: int | None = None) -> dict[str, str]:
     """The TFLite converter call and tensorflowjs_converter command line that convert this model."""
-    size = input_size or image_size_from(listing, roles) or listing.probe_size or DEFAULT_PROBE_SIZE
+    size = input_size or image_size_from(listing, roles) or listing.probe_size or DEFAULT_INPUT_SIZE
     outputs = roles.output_names()
     quoted = ", ".join(f"'{name}'" for name in outputs)
     if listing.format == "frozen graph":

@@ -22,7 +22,7 @@ from .errors import ConfigError, PosenetPortError
 from .export import ExportSource, Recipe
 from .fileio import exclusive_folder
 from .formats import FORMATS, Format, export_formats
-from .spec import ModelSpec
+from .spec import DEFAULT_INPUT_SIZE, ModelSpec
 from .weights import PosenetWeights, load_weights
 
 DEFAULT_OUT = Path("build")
@@ -43,7 +43,7 @@ class RebuildOptions:
     output_stride: int = 16
     out_dir: Path = DEFAULT_OUT
     formats: tuple[str, ...] = field(default_factory=default_formats)
-    input_size: int = 257
+    input_size: int = DEFAULT_INPUT_SIZE
     int8_io: bool = False
     calibration_images: Path | None = None
     checks: bool = True

@@ -10,6 +10,7 @@ import numpy as np
 
 from .decode import Keypoint, Pose
 from .nodejs import run_node_script, write_float32
+from .spec import DEFAULT_INPUT_SIZE
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class PosenetJs:
         models: Sequence[str | Path],
         images: Sequence[np.ndarray],
         settings: DecodeSettings,
-        input_resolution: int = 257,
+        input_resolution: int = DEFAULT_INPUT_SIZE,
         multiplier: float = 0.75,
         backend: str = "cpu",
         fix_model: bool = False,

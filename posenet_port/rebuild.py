@@ -15,6 +15,7 @@ from .artifacts import MANIFEST_NAME
 from .cli import human_size, run_cli
 from .formats import export_formats
 from .pipeline import DEFAULT_OUT, RebuildOptions, rebuild
+from .spec import DEFAULT_INPUT_SIZE
 
 DEFAULT_FORMATS = "default"
 
@@ -47,8 +48,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for fmt in formats:
         parser.add_argument(f"--{fmt}", metavar="RECIPES", default=None,
                             help=f"comma-separated {fmt} recipes to write whatever their checks say (see below)")
-    parser.add_argument("--input-size", type=int, default=257,
-                        help="TFLite input size and check resolution, k * stride + 1 (default: 257)")
+    parser.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE,
+                        help=f"TFLite input size and check resolution, k * stride + 1 (default: {DEFAULT_INPUT_SIZE})")
     parser.add_argument("--int8-io", action="store_true", help="int8 TFLite with int8 input/output (default: float)")
     parser.add_argument("--calibration-images", type=Path, default=None,
                         help="folder of photos for int8 calibration and weight rounding (default: the tuning photos)")

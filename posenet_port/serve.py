@@ -1,7 +1,8 @@
 """python -m posenet_port.serve: the browser page and the tfjs models `rebuild` wrote, on localhost, offline.
 
 Routes: `/` the page (posenet_port/web), `/vendor/...` TensorFlow.js, its wasm backend and posenet 2.2.2 from
-the repo's npm packages, `/models/index.json` the tfjs models in the build folder, `/models/<name>/...` their
+the repo's npm packages, `/models/index.json` the tfjs models in the build folder with
+the settings their manifest spec records (multiplier, output stride, input size), `/models/<name>/...` their
 files. Nothing outside those folders is served, symlinks included; only requests to a localhost name are answered
 (a page elsewhere cannot reach the server by DNS rebinding), and idle connections are closed after 10 s.
 """
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlparse
 from .cli import run_cli
 from .errors import PosenetPortError
 from .nodejs import node_modules_dir
+from .spec import DEFAULT_INPUT_SIZE, spec_from_manifest
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 VENDOR_FILES = {
@@ -42,6 +44,20 @@ class ServeError(PosenetPortError):
 def tfjs_models(build_dir: Path) -> list[str]:
     """Folders of the build holding a tfjs model.json, by name."""
     return sorted(p.parent.name for p in build_dir.glob("*/model.json"))
+
+
+def model_index(build_dir: Path) -> list[dict]:
+    """What the page may load: each tfjs model with the posenet.load settings its manifest spec records.
+
+    A model no manifest lists gets `"spec": null`; the page refuses it rather than guess its stride."""
+    index = []
+    for name in tfjs_models(build_dir):
+        spec = spec_from_manifest(build_dir / name / "model.json")
+        settings = None if spec is None else {
+            "architecture": "MobileNetV1", "multiplier": spec.multiplier, "outputStride": spec.output_stride,
+            "inputResolution": spec.input_size or DEFAULT_INPUT_SIZE}
+        index.append({"name": name, "spec": settings})
+    return index
 
 
 MAX_URL_LENGTH = 2048
@@ -85,7 +101,7 @@ class PageHandler(BaseHTTPRequestHandler):
         if parts[0] == "models":
             models = tfjs_models(self.build_dir)
             if parts[1:] == ["index.json"]:
-                return json.dumps(models).encode(), ".json"
+                return json.dumps(model_index(self.build_dir)).encode(), ".json"
             if len(parts) == 3 and parts[1] in models and "/" not in parts[2] and parts[2] not in ("", ".", ".."):
                 return self._file(self.build_dir, self.build_dir / parts[1] / parts[2])
         if len(parts) == 1 and parts[0] in ("index.html", "app.js"):

@@ -16,6 +16,8 @@ OUTPUT_NAMES = ("heatmap", *HEAD_NAMES)
 POSENET_HEAD_ORDER = ("offset_2", "heatmap_2", "displacement_fwd_2", "displacement_bwd_2")
 # posenet 2.x MobileNetV1's input: RGB scaled to [-1, 1] (preprocess.py does it with tfjs' arithmetic).
 NORMALISATION = "rgb / 127.5 - 1"
+# posenet 2.x's default inputResolution: the size a dynamic-input model is run at unless told otherwise.
+DEFAULT_INPUT_SIZE = 257
 
 
 @dataclass(frozen=True)

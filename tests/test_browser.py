@@ -11,9 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from posenet_port.artifacts import MANIFEST_NAME
 from posenet_port.nodejs import run_node_script
 from posenet_port.preprocess import load_image
 from posenet_port.serve import ServeError, make_server
+from posenet_port.spec import spec_from_manifest
 
 from conftest import photo_paths, run_module, tfjs_pipeline_poses
 
@@ -78,6 +80,8 @@ def test_page_finds_the_poses_our_pipeline_finds(browser, rebuilt, tmp_path, var
                         distance = np.hypot(k.x - j["position"]["x"], k.y - j["position"]["y"])
                         assert distance <= TOLERANCE_PX[variant], (photo.name, k.part, distance)
             assert f"{len(ours)} poses in" in page["statusText"]
+            assert page["settings"] == {"architecture": "MobileNetV1", "multiplier": 0.75, "outputStride": 16,
+                                        "inputResolution": 257}, page  # as the manifest's spec records
     finally:
         server.shutdown()
     if variant == "float16":
@@ -98,14 +102,17 @@ def test_page_reports_a_model_that_fails_to_load(browser, rebuilt, tmp_path):
     document = json.loads((not_posenet / "model.json").read_text())
     document["signature"]["outputs"] = dict(list(document["signature"]["outputs"].items())[:1])
     (not_posenet / "model.json").write_text(json.dumps(document))
+    shutil.copytree(source, build / "foreign")  # a model no manifest vouches for: its stride is unknown
+    spec = spec_from_manifest(source / "model.json").to_dict()
+    manifest = {"artifacts": [{"path": f"{name}/model.json", "spec": spec} for name in ("missing_shard", "not_posenet")]}
+    (build / MANIFEST_NAME).write_text(json.dumps(manifest))
     server = serve(build)
     try:
-        for name in ("missing_shard", "not_posenet"):
+        for name, why in (("missing_shard", ""), ("not_posenet", "not a PoseNet model"), ("foreign", "no model spec")):
             page = open_page(server, tmp_path, name)
             assert not page["modelReady"]
-            assert page["errorText"].startswith(f"Could not load model {name}"), page
-            if name == "not_posenet":  # loads, but posenet cannot use it: the page must say so, not decode garbage
-                assert "not a PoseNet model" in page["errorText"], page
+            # loads or not, posenet cannot use it: the page must say why, not decode garbage
+            assert page["errorText"].startswith(f"Could not load model {name}") and why in page["errorText"], page
     finally:
         server.shutdown()
 

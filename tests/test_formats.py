@@ -13,7 +13,8 @@ from posenet_port.calibration import Calibration
 from posenet_port.export import ExportSource, Recipe
 from posenet_port.formats import FORMATS, Format, detect_format, export_formats, register
 from posenet_port.preprocess import load_image, preprocess
-from posenet_port.spec import ModelSpec, spec_from_manifest
+from posenet_port.nodes import identify_roles, read_model
+from posenet_port.spec import POSENET_HEAD_ORDER, ModelSpec, canonical_output_name, spec_from_manifest
 
 from conftest import photo_paths
 from parity import assert_outputs_close
@@ -59,8 +60,23 @@ def test_atrous_output_stride_8_is_exact_in_every_dynamic_format(name, shipped_w
     image = preprocess(load_image(photo_paths()[1]), 257)[0]
     outputs = FORMATS[name].open(path, 2, spec)(image)
     assert outputs["offset_2"].shape == (1, 33, 33, 34)
+    assert_roles_found(path, spec)
     assert_outputs_close({k: outputs[k] for k in HEADS}, {k: v for k, v in graph(image).items() if k in HEADS},
                          f"{FORMATS[name].title} float32, output stride 8 (dilated convolutions) vs TF graph")
+
+
+def assert_roles_found(path: Path, spec: ModelSpec) -> None:
+    """list_nodes' role finder, which knows no names, finds the heads the spec names and the spec's stride."""
+    roles = identify_roles(read_model(path))
+    assert [canonical_output_name(node) for node in roles.output_names()] == list(POSENET_HEAD_ORDER), roles
+    assert roles.output_stride == spec.output_stride and not roles.displacements_ambiguous, roles
+    if roles.heatmap_sigmoid is not None:  # TFLite keeps only the four raw heads
+        assert canonical_output_name(roles.heatmap_sigmoid) == "heatmap", roles
+
+
+@pytest.mark.parametrize("name", IN_PROCESS)
+def test_list_nodes_finds_the_roles_in_every_format(name, shipped_weights, frozen_pb, tmp_path):
+    assert_roles_found(*export_float32(FORMATS[name], shipped_weights, frozen_pb, tmp_path, 257))
 
 
 def test_onnx_graph_is_posenet_itself_with_native_dilations(shipped_weights, frozen_pb, tmp_path):

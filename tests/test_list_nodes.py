@@ -185,8 +185,11 @@ def write_no_heads_graph(path: Path) -> Path:
         (lambda d: (d / "notes.txt", (d / "notes.txt").write_text("just some text\n" * 20))[0], "notes.txt"),
         (lambda d: write_no_heads_graph(d / "features.pb"), "no PoseNet heads"),
         (lambda d: d / "missing.pb", "missing.pb: no such file or directory"),
+        (lambda d: (d / "random.onnx", (d / "random.onnx").write_bytes(np.random.default_rng(2).bytes(4096)))[0],
+         "random.onnx: not an ONNX model"),
+        (lambda d: (d / "model.xml", (d / "model.xml").write_text("<net/>"))[0], "model.bin: cannot read the OpenVINO IR"),
     ],
-    ids=["empty", "random", "text", "no-heads", "missing"],
+    ids=["empty", "random", "text", "no-heads", "missing", "random-onnx", "ir-without-weights"],
 )
 def test_bad_models_give_one_line_errors(tmp_path, capsys, make, message):
     # In process (the subprocess test above covers the script itself): run_cli is what turns errors into lines.

@@ -3,6 +3,7 @@ idle connections, bursts, HEAD and bad ports."""
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -10,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from posenet_port.serve import PageHandler, make_server
+from posenet_port.artifacts import MANIFEST_NAME
+from posenet_port.serve import PageHandler, make_server, model_index
+from posenet_port.spec import ModelSpec
 
 from conftest import run_module
 
@@ -100,3 +103,17 @@ def test_a_port_that_is_not_a_port_is_one_error_line(tmp_path, port):
     result = run_module("serve", "--build", tmp_path, "--port", port)
     assert result.returncode == 2 and f"port {port} is not a port number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_index_gives_each_model_the_settings_its_manifest_spec_records(tmp_path):
+    build = tmp_path / "build"
+    for name in ("stride8", "foreign"):
+        (build / name).mkdir(parents=True)
+        (build / name / "model.json").write_text('{"format": "graph-model"}')
+    spec = ModelSpec(multiplier=0.75, output_stride=8, format="tfjs", variant="float32")
+    manifest = {"artifacts": [{"path": "stride8/model.json", "spec": spec.to_dict()}]}
+    (build / MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert model_index(build) == [
+        {"name": "foreign", "spec": None},  # the page refuses it: its stride would be a guess
+        {"name": "stride8", "spec": {"architecture": "MobileNetV1", "multiplier": 0.75, "outputStride": 8,
+                                     "inputResolution": 257}}]

@@ -3,7 +3,7 @@
 //
 // Usage: node browser_check.js REQUEST.json
 //   {url, photo?, screenshot?, outFile, chromium: "/usr/bin/chromium", timeoutMs}
-// Writes outFile = {modelReady, modelError, errorText, statusText, poses, backend}
+// Writes outFile = {modelReady, modelError, errorText, statusText, poses, backend, settings}
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -36,6 +36,7 @@ async function main() {
       statusText: document.getElementById('status').textContent,
       poses: window.lastPoses || null,
       backend: window.tf ? tf.getBackend() : null,
+      settings: window.modelSettings || null,
     }));
     if (request.screenshot) await page.screenshot({ path: request.screenshot, fullPage: true });
     fs.writeFileSync(request.outFile, JSON.stringify(result));

@@ -17,8 +17,7 @@ class OnnxRunner(Runner):
         import onnxruntime as ort
 
         self.path = Path(path)
-        content = _read(self.path)
-        check_onnx_model(content, self.path)
+        content = read_checked_model(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -42,11 +41,14 @@ class OnnxRunner(Runner):
         return {self.outputs[name]: result for name, result in zip(names, results)}
 
 
-def _read(path: Path) -> bytes:
+def read_checked_model(path: Path) -> bytes:
+    """The model file's bytes, once `check_onnx_model` found only PoseNet arithmetic in them."""
     try:
-        return path.read_bytes()
+        content = path.read_bytes()
     except OSError as error:
         raise ModelFileError(f"{path}: cannot read the ONNX model ({error.strerror})") from None
+    check_onnx_model(content, path)
+    return content
 
 
 def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> OnnxRunner:

@@ -21,15 +21,8 @@ class OpenVinoRunner(Runner):
         import openvino as ov
 
         self.path = Path(path)
-        weights_path = self.path.with_suffix(".bin")
         core = ov.Core()
-        try:
-            model = core.read_model(self.path.read_bytes(), ov.Tensor(np.fromfile(weights_path, np.uint8)))
-        except OSError as error:
-            raise ModelFileError(f"{error.filename}: cannot read the OpenVINO IR ({error.strerror})") from None
-        except RuntimeError as error:
-            raise ModelFileError(f"{path}: OpenVINO cannot read it ({str(error).strip()[:200]})") from None
-        check_openvino_ops(((op.get_type_name(), op.get_friendly_name()) for op in model.get_ordered_ops()), self.path)
+        model = read_checked_model(self.path, core)
         if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.get_length() != 4:
             raise ModelFileError(f"{path}: PoseNet takes one [1, H, W, 3] image; this model's inputs differ")
         roles = {output_role(output.get_names(), spec): output.get_any_name() for output in model.outputs}
@@ -44,6 +37,20 @@ class OpenVinoRunner(Runner):
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         results = self.request.infer([np.asarray(image, np.float32)])
         return {canonical: np.array(results[self.compiled.output(name)]) for canonical, name in self.outputs.items()}
+
+
+def read_checked_model(path: Path, core):
+    """The IR (`.xml` and the `.bin` beside it) as an `openvino.Model`, once its ops were found allowed."""
+    import openvino as ov
+
+    try:
+        model = core.read_model(path.read_bytes(), ov.Tensor(np.fromfile(path.with_suffix(".bin"), np.uint8)))
+    except OSError as error:
+        raise ModelFileError(f"{error.filename}: cannot read the OpenVINO IR ({error.strerror})") from None
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: OpenVINO cannot read it ({str(error).strip()[:200]})") from None
+    check_openvino_ops(((op.get_type_name(), op.get_friendly_name()) for op in model.get_ordered_ops()), path)
+    return model
 
 
 def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> OpenVinoRunner:

@@ -18,6 +18,7 @@ const page = {
 };
 let net = null;
 let video = null;
+let specs = {};  // model name -> posenet.load settings from the build's manifest (served as /models/index.json)
 
 function showError(message) {
   page.error.textContent = message;
@@ -45,13 +46,18 @@ async function loadModel(name) {
   try {
     if (net) net.dispose();
     net = null;
-    net = await posenet.load({
-      architecture: 'MobileNetV1', outputStride: 16, multiplier: 0.75, inputResolution: 257,
-      modelUrl: `/models/${encodeURIComponent(name)}/model.json`,
-    });
+    // The stride decides how the heads are decoded: never guessed, only read from what `rebuild` recorded.
+    if (!specs[name]) {
+      throw new Error(name in specs ? 'no model spec in the build\'s manifest.json (not written by rebuild?)'
+        : 'not in this build folder');
+    }
+    net = await posenet.load({ ...specs[name], modelUrl: `/models/${encodeURIComponent(name)}/model.json` });
     checkPosenetOutputs(net.baseModel.model);
+    window.modelSettings = specs[name];
     window.modelReady = true;
-    page.status.textContent = `${name} loaded; backend ${tf.getBackend()}. Pick a photo or start the camera.`;
+    const { multiplier, outputStride, inputResolution } = specs[name];
+    page.status.textContent = `${name} loaded (multiplier ${multiplier}, stride ${outputStride}, input ` +
+      `${inputResolution}); backend ${tf.getBackend()}. Pick a photo or start the camera.`;
   } catch (error) {
     showError(`Could not load model ${name}: ${error.message || error}`);
   }
@@ -122,7 +128,9 @@ async function main() {
   tf.wasm.setWasmPaths('/vendor/');
   await tf.setBackend('wasm');
   await tf.ready();
-  const models = await (await fetch('/models/index.json')).json();
+  const index = await (await fetch('/models/index.json')).json();
+  specs = Object.fromEntries(index.map((entry) => [entry.name, entry.spec]));
+  const models = index.map((entry) => entry.name);
   if (!models.length) {
     showError('No tfjs models in the build folder: run `make rebuild` first.');
     return;
