@@ -22,6 +22,7 @@ LAYER_STRIDES: dict[float, tuple[int, ...]] = {
 # conv0's output channels identify the multiplier (MobileNetV1's 32 channels times the multiplier).
 CONV0_CHANNELS_TO_MULTIPLIER: dict[int, float] = {16: 0.50, 24: 0.75, 32: 1.00}
 OUTPUT_STRIDES = (8, 16, 32)
+DEFAULT_OUTPUT_STRIDE = 16  # posenet 2.x's default for MobileNetV1
 MAX_INPUT_SIZE = 2049  # 128 cells at stride 16: far beyond PoseNet's use, and its activations still fit in memory
 NUM_BLOCKS = 13
 

@@ -1,5 +1,5 @@
-"""python -m posenet_port.bench (posenet-bench): measured speed on this machine, written to BENCHMARKS.md and
-benchmarks.json.
+"""python -m posenet_port.bench (posenet-bench): measured speed on this machine, written to BENCHMARKS.md.
+The figures also go to benchmarks.json and the chart to benchmarks.png.
 
 Every figure is a median over repeated runs after warm-up, with p10 / p90 for spread, and ratios are taken
 against a baseline measured in the same process. Sections can be run alone; the report keeps the others.
@@ -16,7 +16,7 @@ from typing import Sequence
 from .benchmark.measure import LatencySpec, worker
 from .benchmark.report import run
 from .benchmark.sections import SECTIONS
-from .cli import keep_freed_memory, run_cli
+from .cli import add_verbose_argument, keep_freed_memory, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="timed runs per measurement (default: 200)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for BENCHMARKS.md and benchmarks.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one latency measurement in its own process
+    add_verbose_argument(parser)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(LatencySpec(**json.loads(args.worker)))))

@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 from .architecture import MAX_INPUT_SIZE
 from .errors import PosenetPortError
 from .preprocess import MAX_PIXELS
+from .quiet import VERBOSE_FLAG, native_noise_filtered, verbose_requested
 from .spec import DEFAULT_INPUT_SIZE
 
 EXIT_ERROR = 2
@@ -44,12 +45,23 @@ def keep_freed_memory() -> None:
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run a CLI body: our own errors become one `error:` line and a non-zero exit, not a traceback."""
+    """Run a CLI body: our own errors become one `error:` line and a non-zero exit, not a traceback; the native
+    libraries' log lines are left out unless `--verbose` is given (quiet.py)."""
     for stream in (sys.stdout, sys.stderr):
         # A file name that is not valid UTF-8 prints with escapes instead of raising mid-output.
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+    with native_noise_filtered(verbose_requested(argv)):
+        return _run_cli(main, argv)
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(VERBOSE_FLAG, action="store_true",
+                        help="also show TensorFlow's, LiteRT's and the converters' own log lines (hidden by default)")
+
+
+def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
     try:
         status = main(argv)
         # Done, outputs complete: a Ctrl-C while TensorFlow tears down (seconds, after the last line) would only

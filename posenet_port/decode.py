@@ -16,13 +16,13 @@ from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 from .constants import NUM_EDGES, NUM_KEYPOINTS, PART_NAMES, POSE_CHAIN_IDS
 from .errors import PosenetPortError
 from .preprocess import Letterbox
 
 LOCAL_MAXIMUM_RADIUS = 1
 OFFSET_REFINE_STEPS = 2
-VALID_OUTPUT_STRIDES = (8, 16, 32)
 
 
 class DecodeError(PosenetPortError, ValueError):
@@ -73,11 +73,11 @@ def check_tensors(
     heatmap_scores: np.ndarray,
     offsets: np.ndarray,
     displacements: Sequence[np.ndarray] = (),
-    output_stride: int = 16,
+    output_stride: int = DEFAULT_OUTPUT_STRIDE,
 ) -> list[np.ndarray]:
     """Validate and squeeze the tensors: same grid for all, channel counts as PoseNet's, a known stride."""
-    if output_stride not in VALID_OUTPUT_STRIDES:
-        raise DecodeError(f"output stride {output_stride}: PoseNet uses {', '.join(map(str, VALID_OUTPUT_STRIDES))}")
+    if output_stride not in OUTPUT_STRIDES:
+        raise DecodeError(f"output stride {output_stride}: PoseNet uses {', '.join(map(str, OUTPUT_STRIDES))}")
     tensors = [_as_hwc("heatmap scores", heatmap_scores, NUM_KEYPOINTS), _as_hwc("offsets", offsets, 2 * NUM_KEYPOINTS)]
     names = ("forward displacements", "backward displacements")
     tensors += [_as_hwc(name, d, 2 * NUM_EDGES) for name, d in zip(names, displacements)]

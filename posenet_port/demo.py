@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .choice import choose_model
-from .cli import add_pose_arguments, int_in, keep_freed_memory, run_cli
+from .cli import add_pose_arguments, add_verbose_argument, int_in, keep_freed_memory, run_cli
 from .fileio import check_outputs_distinct
 from .resources import default_build_dir
 
@@ -34,6 +34,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
     parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
     parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
+    add_verbose_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli import add_pose_arguments, run_cli
+from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
+from .cli import add_pose_arguments, add_verbose_argument, run_cli
 from .fileio import unique_name
 from .preprocess import ImageError, check_image_file, load_image
 
@@ -23,12 +24,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
     )
     add_pose_arguments(parser)
-    parser.add_argument("--output-stride", type=int, choices=(8, 16, 32), default=None,
-                        help="output stride (weights: default 16; a .pb: read from the model)")
+    parser.add_argument("--output-stride", type=int, choices=OUTPUT_STRIDES, default=None,
+                        help=f"output stride (weights: default {DEFAULT_OUTPUT_STRIDE}; a model: from its manifest or the model)")
     parser.add_argument("--stretch", action="store_true", help="stretch photos to the input instead of padding them")
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo")
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
     parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
+    add_verbose_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .architecture import check_input_size
+from .architecture import DEFAULT_OUTPUT_STRIDE, check_input_size
 from .artifacts import MANIFEST_NAME
 from .errors import ConfigError, ModelFileError
 from .decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
@@ -71,7 +71,7 @@ def load_runner(model: str | Path | None, output_stride: int | None, threads: in
     from .graph import build_model
     from .weights import load_weights
 
-    built = build_model(load_weights(model), output_stride or 16)
+    built = build_model(load_weights(model), output_stride or DEFAULT_OUTPUT_STRIDE)
     return built, ModelSpec(built.config.multiplier, built.config.output_stride)
 
 
@@ -99,6 +99,9 @@ class PoseEstimator:
             model = self.choice.path
         self.runner, self.spec = load_runner(model, output_stride, threads)
         stated_stride = self.spec.output_stride if self.spec else None
+        if output_stride and stated_stride and output_stride != stated_stride:
+            raise ConfigError(f"{model} has output stride {stated_stride} (its build's manifest says so); "
+                              f"drop --output-stride {output_stride}")
         fixed_size = getattr(self.runner, "input_size", None)  # a TFLite model has one input size
         if fixed_size and input_size not in (None, fixed_size):
             raise ConfigError(f"{model} takes {fixed_size}x{fixed_size} inputs only; drop --input-size or use {fixed_size}")

@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from .architecture import HEAD_NAMES, ArchitectureConfig, LayerSpec
+from .architecture import DEFAULT_OUTPUT_STRIDE, HEAD_NAMES, ArchitectureConfig, LayerSpec
 from .spec import INPUT_NAME
 from .weights import SCOPE, ConvWeights, PosenetWeights
 
@@ -24,7 +24,7 @@ def image_spec(height: int | None = None, width: int | None = None) -> tf.Tensor
 class PosenetModel:
     """PoseNet MobileNetV1 on any [1, H, W, 3] input (valid sizes: k * output_stride + 1)."""
 
-    def __init__(self, weights: PosenetWeights, output_stride: int = 16) -> None:
+    def __init__(self, weights: PosenetWeights, output_stride: int = DEFAULT_OUTPUT_STRIDE) -> None:
         self.weights = weights
         self.config = ArchitectureConfig(weights.multiplier, output_stride)
         self.serve = tf.function(self._forward, input_signature=[image_spec()], autograph=False)
@@ -118,5 +118,5 @@ def _bias_and_activation(x: tf.Tensor, conv: ConvWeights, relu6: bool) -> tf.Ten
     return tf.nn.relu6(x, name="Relu6") if relu6 else x
 
 
-def build_model(weights: PosenetWeights, output_stride: int = 16) -> PosenetModel:
+def build_model(weights: PosenetWeights, output_stride: int = DEFAULT_OUTPUT_STRIDE) -> PosenetModel:
     return PosenetModel(weights, output_stride)

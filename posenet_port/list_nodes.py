@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from .architecture import MAX_INPUT_SIZE
-from .cli import int_in, run_cli
+from .cli import add_verbose_argument, int_in, run_cli
 from .spec import DEFAULT_INPUT_SIZE
 from .nodes import ModelListing, Roles, converter_commands, identify_roles, listing_to_dict, read_model
 
@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ops", action="store_true", help="only count the op types")
     parser.add_argument("--probe-size", type=int_in(2, MAX_INPUT_SIZE), default=DEFAULT_INPUT_SIZE,
                         help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_INPUT_SIZE})")
+    add_verbose_argument(parser)
     args = parser.parse_args(argv)
     listing = read_model(args.model, args.probe_size)
     for warning in listing.warnings:

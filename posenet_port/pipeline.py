@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .architecture import check_input_size
+from .architecture import DEFAULT_OUTPUT_STRIDE, check_input_size
 from .artifacts import MANIFEST_NAME, Artifact, ManifestEntry, write_manifest
 from .calibration import Calibration, calibration_photos
 from .cli import StepTimer
@@ -40,7 +40,7 @@ def default_formats() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class RebuildOptions:
     weights: str | Path | None = None
-    output_stride: int = 16
+    output_stride: int = DEFAULT_OUTPUT_STRIDE
     out_dir: Path = DEFAULT_OUT
     formats: tuple[str, ...] = field(default_factory=default_formats)
     input_size: int = DEFAULT_INPUT_SIZE

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .architecture import DEFAULT_OUTPUT_STRIDE
 from .decode import Keypoint, Pose
 from .nodejs import run_node_script, write_float32
 from .spec import DEFAULT_INPUT_SIZE
@@ -15,7 +16,7 @@ from .spec import DEFAULT_INPUT_SIZE
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    output_stride: int = 16
+    output_stride: int = DEFAULT_OUTPUT_STRIDE
     single: bool = False
     max_detections: int = 10
     score_threshold: float = 0.5

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .architecture import OUTPUT_STRIDES
+from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 from .artifacts import MANIFEST_NAME
-from .cli import human_size, run_cli
+from .cli import add_verbose_argument, human_size, run_cli
 from .formats import export_formats
 from .pipeline import DEFAULT_OUT, RebuildOptions, rebuild
 from .spec import DEFAULT_INPUT_SIZE
@@ -39,8 +39,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="tfjs graph model (model.json or its folder) or tfjs-models checkpoint (manifest.json or its folder); "
         "default: the shipped MobileNetV1 0.75 weights",
     )
-    parser.add_argument("--output-stride", type=int, choices=OUTPUT_STRIDES, default=16,
-                        help="output stride; 8 uses atrous convolution, 32 needs multiplier 1.00 (default: 16)")
+    parser.add_argument("--output-stride", type=int, choices=OUTPUT_STRIDES, default=DEFAULT_OUTPUT_STRIDE,
+                        help=f"output stride; 8 uses atrous convolution, 32 needs multiplier 1.00 (default: {DEFAULT_OUTPUT_STRIDE})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: build/)")
     parser.add_argument("--formats", default=DEFAULT_FORMATS,
                         help=f"comma-separated export formats: {', '.join(formats)}, or 'none' (default: all; tfjs "
@@ -57,6 +57,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--require-node", action="store_true",
                         help="fail when the tfjs checks cannot run (node missing); CI uses this")
     parser.add_argument("--allow-non-finite", action="store_true", help="load weights holding NaN or Inf")
+    add_verbose_argument(parser)
     return parser.parse_args(argv)
 
 

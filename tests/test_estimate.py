@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
+from posenet_port.artifacts import MANIFEST_NAME
 from posenet_port.decode import DecodeError
+from posenet_port.errors import ConfigError
 from posenet_port.estimator import DecodeOptions, PoseEstimator
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image
+from posenet_port.spec import ModelSpec
 from posenet_port.weights import SHIPPED_WEIGHTS
 
 from conftest import photo_paths
@@ -75,6 +79,16 @@ def test_frozen_graph_gives_the_same_poses_as_the_weights(estimator, frozen_pb, 
 def test_stride_that_does_not_match_the_model_is_refused(frozen_pb, photos):
     with pytest.raises(DecodeError, match="output stride 8 does not match the tensors"):
         PoseEstimator(frozen_pb, input_size=257, output_stride=8).estimate_poses(photos[0])
+
+
+def test_a_stride_that_contradicts_the_manifest_is_refused_before_running(frozen_pb, tmp_path):
+    model = tmp_path / frozen_pb.name
+    shutil.copy(frozen_pb, model)
+    spec = ModelSpec(0.75, 16)
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"artifacts": [{"path": model.name, "spec": spec.to_dict()}]}))
+    assert PoseEstimator(model).spec == spec
+    with pytest.raises(ConfigError, match="has output stride 16 .*drop --output-stride 8"):
+        PoseEstimator(model, output_stride=8)
 
 
 def run_estimate(*args):
