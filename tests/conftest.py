@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,9 @@ def rebuilt(tmp_path_factory, node_oracle) -> Path:
     named = [arg for name, fmt in export_formats().items() for arg in (f"--{name}", ",".join(fmt.recipes))]
     result = run_module("rebuild", "--out", out, "--require-node", *named)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # A quiet console: none of TensorFlow's, LiteRT's or the quantizers' own lines (seen before quiet.py).
+    native = re.compile(r"^[IWE]\d{4} |cuda|cuDNN|absl::|XNNPACK|fully_quantize|^WARNING:root", re.I | re.M)
+    assert not native.search(result.stdout + result.stderr), native.findall(result.stdout + result.stderr)[:5]
     return out
 
 

@@ -239,6 +239,25 @@ def inspect_model(path: Path) -> object:
     return identify_roles(read_model(path))
 
 
+def run_in_runtime(path: Path) -> object:
+    """Open a model file in its format's runtime and run one small image: parsing and running are both native code."""
+    import numpy as np
+
+    from posenet_port.formats import open_model
+
+    return open_model(path, 1)(np.zeros((1, 33, 33, 3), np.float32))
+
+
+def damage_ir(directory: Path, rng: random.Random) -> str:
+    """An OpenVINO IR with its graph (.xml) or its weights (.bin) bytes damaged."""
+    path = rng.choice([directory / "model.xml", directory / "model.bin"])
+    return f"{path.suffix}: {damage_file(path, rng)}"
+
+
+def load_ir(directory: Path) -> object:
+    return run_in_runtime(directory / "model.xml")
+
+
 def load_photo(path: Path) -> object:
     from posenet_port.preprocess import load_image
 
@@ -284,6 +303,14 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     (work / "posenet.tflite").write_bytes(converter.convert())
     sources["tflite"] = work / "posenet.tflite"
     sources["model.json"] = sources["graph-model"] / "posenet.json"
+    from posenet_port.export.onnx import export_onnx
+
+    sources["onnx"] = sources["onnx-list-nodes"] = export_onnx(weights, 16, work / "posenet.onnx", "float32")
+    (work / "openvino").mkdir(exist_ok=True)
+    import openvino
+
+    openvino.save_model(openvino.convert_model(sources["onnx"]), work / "openvino" / "model.xml")
+    sources["openvino"] = work / "openvino"
     import cv2
 
     from posenet_port.samples import sample_photos
@@ -302,6 +329,9 @@ READERS: dict[str, tuple[Callable[[Path], object], Damage]] = {
     "pb": (inspect_model, damage_file),
     "tflite": (inspect_model, damage_file),
     "model.json": (inspect_model, damage_file),
+    "onnx": (run_in_runtime, damage_file),
+    "onnx-list-nodes": (inspect_model, damage_file),
+    "openvino": (load_ir, damage_ir),
     "photo.png": (load_photo, damage_photo),
     "photo.jpg": (load_photo, damage_photo),
 }

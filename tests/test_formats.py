@@ -137,7 +137,7 @@ def test_a_format_registered_by_a_test_is_exported_run_checked_chosen_and_benchm
 
     choice = choose_model(out, threads=1, runs=3)
     assert choice is not None and "toy-npz-float32" in choice.median_ms
-    figures = worker(LatencySpec("toy", TOY.name, str(toy.artifact.path), 129, 1, 5, toy.artifact.spec.to_dict()))
+    figures = worker(LatencySpec("toy", "toy", TOY.name, str(toy.artifact.path), 129, 1, 5, toy.artifact.spec.to_dict()))
     assert figures["network"]["median_ms"] > 0 and figures["end_to_end"]["median_ms"] > figures["network"]["median_ms"] * 0.5
     print(f"toy format: network {figures['network']['median_ms']:.1f} ms, choice {choice.describe()}")
 

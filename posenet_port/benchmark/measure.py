@@ -65,6 +65,7 @@ class LatencySpec:
     """One model to time: `format` is its registry name, `spec` the ModelSpec its build recorded."""
 
     label: str  # e.g. "TFLite int8"
+    name: str  # its name in the build's manifest and check report, e.g. "tflite-int8-gptq"
     format: str
     path: str
     size: int

@@ -135,8 +135,8 @@ def _build_artifacts(build_dir: Path) -> dict[str, dict]:
     return {a["name"]: {**a, "path": build_dir / a["path"]} for a in entries}
 
 
-def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[str, str, Path, dict]]:
-    """(label, format, path, spec) of every recipe of every in-process format at `size`: the build's own model
+def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[str, str, str, Path, dict]]:
+    """(label, artifact name, format, path, spec) of every recipe of every in-process format at `size`: the build's own model
     where it kept one that takes that size, else exported here from the build's (rounded) frozen graph with the
     same code and calibration, so recipes the checks dropped are timed too. Recipes whose rounded graph the
     build lacks are left out."""
@@ -152,18 +152,19 @@ def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[
     models = []
     for fmt in (f for f in export_formats().values() if f.in_process):
         for recipe in fmt.recipes.values():
-            kept = artifacts.get(f"{fmt.name}-{recipe.name}")
+            name = f"{fmt.name}-{recipe.name}"
+            kept = artifacts.get(name)
             graph = artifacts.get(rounded_graph_name(recipe.grid))
             label = f"{fmt.title} {recipe.name}"
             if kept is not None and kept.get("input_size") in (None, size):
-                models.append((label, fmt.name, kept["path"], kept["spec"]))
+                models.append((label, name, fmt.name, kept["path"], kept["spec"]))
             elif graph is not None:
                 if recipe.variant == "int8" and not calibration.photos:
                     calibration = Calibration(calibration_photos(None))
                 spec = reference.exported(fmt.name, recipe.variant, size if fmt.fixed_input else None)
                 source = ExportSource(spec, read_frozen_weights(graph["path"]), graph["path"], calibration, size)
                 path = fmt.export(source, recipe, fmt.target(work, f"{size}", recipe.name, size))
-                models.append((label, fmt.name, path, spec.to_dict()))
+                models.append((label, name, fmt.name, path, spec.to_dict()))
     return models
 
 
@@ -187,14 +188,14 @@ def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
             macs = multiply_adds(weights.widths, size, stride, weights.multiplier)
             graphs = [(title, name, artifacts[name]["path"], artifacts[name]["spec"])
                       for title, name in (("TF frozen graph", "frozen-graph"), ("SavedModel", "savedmodel"))]
-            latencies = [LatencySpec(label, fmt, str(path), size, None, runs, spec) for label, fmt, path, spec in graphs]
-            for label, fmt, path, spec in _models_at(size, artifacts, Path(work)):
-                latencies += [LatencySpec(label, fmt, str(path), size, threads, runs, spec) for threads in (1, 2)]
+            latencies = [LatencySpec(label, fmt, fmt, str(path), size, None, runs, spec) for label, fmt, path, spec in graphs]
+            for label, name, fmt, path, spec in _models_at(size, artifacts, Path(work)):
+                latencies += [LatencySpec(label, name, fmt, str(path), size, threads, runs, spec) for threads in (1, 2)]
             for latency in latencies:
                 print(f"    {latency.label}, {latency.threads or 'default'} threads", flush=True)
                 result = run_worker(latency)
                 rows.append({**asdict(latency), **result, "macs": macs, "size_bytes": _model_bytes(Path(latency.path)),
-                             "drift": drift.get(_artifact_name(latency))})
+                             "drift": drift.get(latency.name)})
             rows += _node_rows(artifacts, size, runs, macs, drift)
     section = Section("Latency of every format (network only, then end to end per 640x480 frame)")
     section.rows = rows
@@ -205,10 +206,6 @@ def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
 def _model_bytes(path: Path) -> int:
     """A model's bytes: the file, or a bundle's folder (tfjs, OpenVINO), or a SavedModel folder."""
     return path_size(path.parent if path.suffix in (".xml", ".json") else path)
-
-
-def _artifact_name(latency: LatencySpec) -> str:
-    return f"{latency.format}-{latency.spec['variant']}" if latency.threads else latency.format
 
 
 def _check_drifts(build_dir: Path) -> dict[str, dict]:
