@@ -384,7 +384,9 @@ def long_run(cases: int, out: Path) -> dict:
         "The damage: model.json keys, types, shapes, dtypes and quantization entries (NaN, Inf, absurd scales) and "
         "values nested up to 5,000 levels deep; shards truncated, extended, shuffled, bit-flipped or NaN-laced, or "
         "replaced by a FIFO, a folder or a dangling link, or renamed to a name that is not UTF-8; corrupt gzip "
-        "streams; mutated `.pb`, `.tflite` and `model.json` bytes for `list_nodes`; photos with damaged bytes or PNG "
+        "streams; mutated `.pb`, `.tflite`, `model.json` and `.onnx` bytes for `list_nodes`; mutated `.onnx` files "
+        "opened and run in ONNX Runtime, OpenVINO IRs with damaged `.xml` or `.bin` bytes opened and run on its CPU "
+        "plugin; photos with damaged bytes or PNG "
         "headers claiming up to 2^31 - 1 pixels a side.",
         "",
         "| reader | loaded | refused (own error) | other | seconds |",
