@@ -64,10 +64,6 @@ class RebuildOptions:
                 raise ConfigError(f"unknown {fmt} recipe(s) {', '.join(wrong)}; "
                                   f"choose from {', '.join(known[fmt].recipes)}")
         check_input_size(self.input_size, self.output_stride)
-        if "tfjs" in self.formats:
-            from .export.tfjs import require_tensorflowjs
-
-            require_tensorflowjs()
 
     def recipes(self) -> list[tuple[Format, Recipe]]:
         """(format, recipe) for everything this run exports."""

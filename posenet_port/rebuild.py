@@ -43,8 +43,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"output stride; 8 uses atrous convolution, 32 needs multiplier 1.00 (default: {DEFAULT_OUTPUT_STRIDE})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: build/)")
     parser.add_argument("--formats", default=DEFAULT_FORMATS,
-                        help=f"comma-separated export formats: {', '.join(formats)}, or 'none' (default: all; tfjs "
-                        "only where the tensorflowjs converter is installed, `pip install .[tfjs]`)")
+                        help=f"comma-separated export formats: {', '.join(formats)}, or 'none' (default: all)")
     for fmt in formats:
         parser.add_argument(f"--{fmt}", metavar="RECIPES", default=None,
                             help=f"comma-separated {fmt} recipes to write whatever their checks say (see below)")
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chosen == "none":
         formats: tuple[str, ...] = ()
     else:
-        formats = _available_formats() if chosen == DEFAULT_FORMATS else _names(chosen)
+        formats = tuple(export_formats()) if chosen == DEFAULT_FORMATS else _names(chosen)
     named = {fmt: _names(getattr(args, fmt)) for fmt in export_formats() if getattr(args, fmt) is not None}
     formats += tuple(fmt for fmt in named if fmt not in formats)
     options = RebuildOptions(
@@ -87,19 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.checks and any(e.check for e in entries):
         print(f"  check report: {Path(options.out_dir) / 'checks' / 'checks.md'}")
     return 0
-
-
-def _available_formats() -> tuple[str, ...]:
-    """Every format whose exporter can run here: tfjs needs the optional tensorflowjs converter."""
-    from .export.tfjs import TensorflowjsMissingError, require_tensorflowjs
-
-    formats = tuple(export_formats())
-    try:
-        require_tensorflowjs()
-    except TensorflowjsMissingError:
-        print("tfjs left out: tensorflowjs is not installed (`pip install .[tfjs]` adds it)")
-        return tuple(f for f in formats if f != "tfjs")
-    return formats
 
 
 def _verdict(check: dict) -> str:

@@ -96,24 +96,6 @@ def test_output_into_a_closed_pipe_ends_quietly():
     assert "Traceback" not in stderr.decode() and "BrokenPipeError" not in stderr.decode()
 
 
-def test_ctrl_c_inside_the_converter_is_an_interrupt_not_a_conversion_failure(monkeypatch, frozen_pb, tmp_path):
-    """The tfjs converter wraps whatever it meets in its own error; Ctrl-C must still end the run as one."""
-    import tensorflowjs.converters.tf_saved_model_conversion_v2 as converter
-
-    from posenet_port.export.tfjs import export_tfjs
-
-    def interrupted(*args, **kwargs):
-        try:
-            raise KeyboardInterrupt
-        except KeyboardInterrupt as error:
-            raise ValueError("conversion stopped") from error
-
-    monkeypatch.setattr(converter, "convert_tf_frozen_model", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        export_tfjs(frozen_pb, tmp_path / "tfjs", "float32")
-    assert not (tmp_path / "tfjs").exists()
-
-
 @pytest.mark.slow
 def test_a_model_whose_name_is_not_utf8_runs(frozen_pb, tmp_path):
     from posenet_port.export.tflite import export_tflite
