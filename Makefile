@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 QEMU := /usr/bin/qemu-x86_64
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && echo sudo)
 
-.PHONY: rebuild test test-quick clean
+.PHONY: rebuild test test-quick test-compat clean
 
 rebuild: $(PY_READY) $(NODE_READY)
 	$(PY) -m posenet_port.rebuild
@@ -19,6 +19,10 @@ test: $(PY_READY) $(NODE_READY) $(CHROMIUM) $(QEMU)
 # The quick subset: everything but the end-to-end tests marked slow.
 test-quick: $(PY_READY)
 	$(PY) -m pytest -m "not slow"
+
+# The quick suite and one rebuild in a fresh venv per Python present (3.10, 3.12, 3.13): docs/compat.md.
+test-compat: $(NODE_READY)
+	$(PYTHON) tools/compat.py
 
 $(PY_READY): requirements.txt setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
