@@ -113,6 +113,7 @@ def test_unfused_graph_model_with_other_names_loads_identically(shipped_weights,
 @pytest.fixture(scope="module")
 def converted_models(frozen_pb, tmp_path_factory) -> dict[str, Path]:
     """Graph models made by the real tensorflowjs converter from our frozen graph."""
+    pytest.importorskip("tensorflowjs", reason="the tensorflowjs converter (pip install .[tfjs-converter])")
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_frozen_model
 
     root = tmp_path_factory.mktemp("tfjs")
