@@ -32,12 +32,10 @@ def converter():
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("variant", list(TFJS_VARIANTS))
-@pytest.mark.parametrize("output_stride", [16, 8])
+# Stride 8 once, in float32: there the atrous layers differ between the writers, not the storage.
+@pytest.mark.parametrize("variant, output_stride", [*((v, 16) for v in TFJS_VARIANTS), ("float32", 8)])
 def test_our_tfjs_models_equal_the_converters_in_tensorflowjs(converter, node_oracle, shipped_weights, tmp_path,
                                                              variant, output_stride):
-    if output_stride == 8 and variant != "float32":
-        pytest.skip("stride 8 is checked once, in float32: the atrous layers, not the storage, differ there")
     frozen = write_frozen_graph(build_model(shipped_weights, output_stride), tmp_path / "graph.pb")
     theirs = converter.convert_with_tensorflowjs(frozen, tmp_path / "converter", variant, list(POSENET_HEAD_ORDER))
     ours = export_tfjs(shipped_weights, output_stride, tmp_path / "ours", variant)

@@ -61,6 +61,8 @@ def check_version(version: str, out: Path) -> dict:
             print(f"Python {version}: {name} ...", flush=True)
         ok, seconds = run(command, log, env)
         record[name] = record.get(name, 0.0) + seconds
+        if name == "quick suite":
+            record["tests"] = pytest_summary(log)
         if not ok:
             record["status"] = f"FAIL at {name} (see {log.relative_to(REPO) if log.is_relative_to(REPO) else log})"
             break
@@ -69,6 +71,12 @@ def check_version(version: str, out: Path) -> dict:
     record["versions"] = installed_versions(venv)
     print(f"Python {version}: {record['status']}", flush=True)
     return record
+
+
+def pytest_summary(log: Path) -> str:
+    """pytest's last line, e.g. '198 passed, 8 skipped, 46 deselected in 125.31s'."""
+    lines = [line.strip("= ") for line in log.read_text(errors="replace").splitlines() if " passed" in line or " failed" in line]
+    return lines[-1] if lines else "no summary"
 
 
 def installed_versions(venv: Path) -> str:
@@ -87,12 +95,12 @@ def write_report(records: list[dict]) -> None:
         "`rebuild --require-node` with every format and its checks. The default Python's exact pins are in "
         "requirements.txt and `make test` runs the whole suite on them.",
         "",
-        "| Python | result | installed | install s | quick suite s | rebuild s |",
-        "|---|---|---|---|---|---|",
+        "| Python | result | installed | quick suite | install s | quick suite s | rebuild s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in records:
         figures = " | ".join(f"{r[k]:.0f}" if k in r else "-" for k in ("install", "quick suite", "rebuild"))
-        lines.append(f"| {r['python']} | {r['status']} | {r.get('versions', '-')} | {figures} |")
+        lines.append(f"| {r['python']} | {r['status']} | {r.get('versions', '-')} | {r.get('tests', '-')} | {figures} |")
     REPORT.write_text("\n".join(lines) + "\n")
 
 
