@@ -144,6 +144,11 @@ def check_onnx_model(content: bytes, source: str | Path) -> None:
         model = onnx.load_from_string(content)
     except (DecodeError, RuntimeWarning, ValueError) as error:
         raise ModelFileError(f"{source}: not an ONNX model ({first_line(error)})") from None
+    graph = model.graph
+    names = [text for node in graph.node for text in (node.name, node.op_type, node.domain, *node.input, *node.output)]
+    names += [value.name for value in (*graph.initializer, *graph.input, *graph.output, *graph.value_info)]
+    if not all(isinstance(name, str) for name in names):  # protobuf hands invalid UTF-8 back as bytes
+        raise ModelFileError(f"{source}: node or tensor names that are not UTF-8 text: not an ONNX model this tool reads")
     if model.functions or any(node.domain not in ("", "ai.onnx") for node in model.graph.node):
         raise UnsafeModelError(f"{source}: ops from another domain than ONNX's own (custom ops or functions): refused")
     external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]

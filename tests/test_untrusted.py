@@ -244,3 +244,20 @@ def test_openvino_ir_runs_only_posenet_arithmetic(tmp_path):
     ov.save_model(ov.convert_model(onnx_path), tmp_path / "model.xml")
     with pytest.raises(UnsafeModelError, match="'Sin'"):
         open_model(tmp_path / "model.xml")
+
+
+def test_onnx_names_that_are_not_utf8_are_refused_by_the_runner_and_list_nodes(tmp_path):
+    """Found by fuzzing on Python 3.13: protobuf 7 hands a name with invalid UTF-8 back as bytes."""
+    from posenet_port.errors import ModelFileError
+    from posenet_port.export.onnx import export_onnx
+    from posenet_port.formats import open_model
+    from posenet_port.nodes import identify_roles, read_model
+    from posenet_port.weights import load_weights
+
+    path = export_onnx(load_weights(), 16, tmp_path / "model.onnx", "float32")
+    data = path.read_bytes()
+    assert data.count(b"heatmap_sigmoid") == 1
+    path.write_bytes(data.replace(b"heatmap_sigmoid", b"heatmap_sigmoi\xff"))  # same length: the file still parses
+    for read in (open_model, lambda p: identify_roles(read_model(p))):
+        with pytest.raises(ModelFileError, match="model.onnx: "):
+            read(path)
