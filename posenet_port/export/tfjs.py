@@ -220,8 +220,3 @@ def _ints(values: list[int]) -> dict:
 def _dims(shape) -> dict:
     return {"dim": [{"size": str(int(d))} for d in shape]}
 
-
-def weights_size(model_json: Path) -> int:
-    """Bytes of all weight shards of a tfjs model."""
-    document = json.loads(model_json.read_text())
-    return sum((model_json.parent / p).stat().st_size for group in document["weightsManifest"] for p in group["paths"])
