@@ -254,7 +254,7 @@ def _read_onnx(path: Path, probe_size: int) -> ModelListing:
 
     from .runners.onnx import read_checked_model
 
-    model = onnx.load_from_string(read_checked_model(path))
+    _, model = read_checked_model(path)
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = [value for value in model.graph.input if value.name not in initializers]
     probed = None
@@ -268,12 +268,13 @@ def _read_onnx(path: Path, probe_size: int) -> ModelListing:
         raise ModelFileError(f"{path}: ONNX cannot infer this model's shapes ({first_line(error)})") from None
     shapes = {value.name: _onnx_info(value) for value in (*graph.input, *graph.value_info, *graph.output)}
     nodes = [Node(i, value.name, "INPUT", (), (shapes[value.name],)) for i, value in enumerate(inputs)]
+    axes = {node.name: node.channel_axis for node in nodes}
     for node in graph.node:
         infos = tuple(shapes.get(name, TensorInfo(None, "?")) for name in node.output)
         sources = tuple(name for name in node.input if name and name not in initializers)
         perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        nodes.append(Node(len(nodes), node.output[0], node.op_type, sources, infos))
-        nodes[-1] = _with_layout(nodes[-1], nodes, perm)
+        axes[node.output[0]] = _channel_axis(sources, axes, perm)
+        nodes.append(Node(len(nodes), node.output[0], node.op_type, sources, infos, axes[node.output[0]]))
     return ModelListing(path, "ONNX", nodes, probed)
 
 
@@ -300,9 +301,11 @@ def _read_openvino(path: Path, probe_size: int) -> ModelListing:
             raise ModelFileError(f"{path}: cannot be reshaped to a {probe_size}x{probe_size} image "
                                  f"({first_line(error)})") from None
         probed = probe_size
-    names = {op.get_friendly_name(): _openvino_name(op) for op in model.get_ordered_ops()}
+    names: dict[str, str] = {}
+    axes: dict[str, int] = {}
     nodes: list[Node] = []
-    for op in model.get_ordered_ops():
+    for op in model.get_ordered_ops():  # producers before consumers
+        names[op.get_friendly_name()] = name = _openvino_name(op)
         if op.get_type_name() == "Result":
             continue  # the output's name is already its producer's tensor name
         infos = tuple(TensorInfo(tuple(op.get_output_partial_shape(i).to_shape()),
@@ -312,8 +315,8 @@ def _read_openvino(path: Path, probe_size: int) -> ModelListing:
         perm = None
         if op.get_type_name() == "Transpose":
             perm = [int(v) for v in op.input_value(1).get_node().get_vector()]
-        node = Node(len(nodes), names[op.get_friendly_name()], op.get_type_name(), sources, infos)
-        nodes.append(_with_layout(node, nodes, perm))
+        axes[name] = _channel_axis(sources, axes, perm)
+        nodes.append(Node(len(nodes), name, op.get_type_name(), sources, infos, axes[name]))
     return ModelListing(path, "OpenVINO IR", nodes, probed)
 
 
@@ -323,13 +326,10 @@ def _openvino_name(op) -> str:
     return tensor_names[0] if tensor_names else op.get_friendly_name()
 
 
-def _with_layout(node: Node, earlier: list[Node], perm: list[int] | None) -> Node:
-    """The node with its channel axis: its first input's, moved by a Transpose (the image comes in NHWC)."""
-    source = next((n for n in reversed(earlier) if node.inputs and n.name == node.inputs[0]), None)
-    axis = source.channel_axis if source is not None else 3
-    if perm is not None and axis in perm:
-        axis = perm.index(axis)
-    return Node(node.index, node.name, node.op, node.inputs, node.outputs, axis)
+def _channel_axis(sources: Sequence[str], axes: dict[str, int], perm: list[int] | None) -> int:
+    """A node's channel axis: its first input's (the image comes in NHWC), moved by a Transpose's `perm`."""
+    axis = axes.get(sources[0], 3) if sources else 3
+    return perm.index(axis) if perm is not None and axis in perm else axis
 
 
 def _read_tfjs(path: Path, probe_size: int) -> ModelListing:

@@ -135,8 +135,9 @@ def check_tflite_ops(op_names: Iterable[str], source: str | Path) -> None:
     _refuse_unknown_ops(((op, f"op {index}") for index, op in enumerate(op_names)), TFLITE_OPS, source)
 
 
-def check_onnx_model(content: bytes, source: str | Path) -> None:
-    """Refuse an ONNX model that uses other domains or ops than ONNX_OPS, or keeps tensors outside the file."""
+def check_onnx_model(content: bytes, source: str | Path):
+    """Refuse an ONNX model that uses other domains or ops than ONNX_OPS, or keeps tensors outside the file;
+    returns the parsed ModelProto."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -156,6 +157,7 @@ def check_onnx_model(content: bytes, source: str | Path) -> None:
         raise UnsafeModelError(f"{source}: tensor(s) {', '.join(external[:3])} point to data outside the file: refused; "
                                "save the model with its weights inside it")
     _refuse_unknown_ops(((node.op_type, node.name) for node in model.graph.node), ONNX_OPS, source)
+    return model
 
 
 def check_openvino_ops(ops: Iterable[tuple[str, str]], source: str | Path) -> None:

@@ -17,7 +17,7 @@ class OnnxRunner(Runner):
         import onnxruntime as ort
 
         self.path = Path(path)
-        content = read_checked_model(self.path)
+        content, _ = read_checked_model(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -41,14 +41,13 @@ class OnnxRunner(Runner):
         return {self.outputs[name]: result for name, result in zip(names, results)}
 
 
-def read_checked_model(path: Path) -> bytes:
-    """The model file's bytes, once `check_onnx_model` found only PoseNet arithmetic in them."""
+def read_checked_model(path: Path):
+    """The model file's bytes and its parsed ModelProto, once `check_onnx_model` found only PoseNet arithmetic."""
     try:
         content = path.read_bytes()
     except OSError as error:
         raise ModelFileError(f"{path}: cannot read the ONNX model ({error.strerror})") from None
-    check_onnx_model(content, path)
-    return content
+    return content, check_onnx_model(content, path)
 
 
 def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> OnnxRunner:
