@@ -3,8 +3,6 @@ import os
 
 # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) hides our own output; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# tensorflowjs (the tests' converter oracle, not a dependency) imports tensorflow_decision_forests, whose welcome banner imports IPython when output is captured.
-os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 from .architecture import ArchitectureConfig, check_input_size, snap_input_size
 from .errors import ConfigError, PosenetPortError, WeightsError

@@ -8,10 +8,14 @@ converter is installed (`pip install .[tfjs-converter]`); it is not a dependency
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+# tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython when output is captured.
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 from posenet_port.export.tfjs import CHANNEL_SCALE_SUFFIX, UINT8_MIXED_1X1
 from posenet_port.nodes import read_graph_def
@@ -116,3 +120,36 @@ def fix_for_posenet(model_json: Path, output_order: list[str]) -> None:
     for tensor in signature.get("inputs", {}).values():
         tensor["tensorShape"] = {"dim": dynamic}
     model_json.write_text(json.dumps(document))
+
+
+# What tests/data/tfjs-converter holds: the converter's fully uint8 model (every weight on its own affine uint8
+# grid) and its uint8-mixed model (uint8 1x1 kernels, float16 elsewhere, float32 rescaled biases). Its float32
+# model is the shipped weights themselves (weights/README.md).
+FIXTURE_VARIANTS = ("uint8", "uint8-mixed")
+FIXTURES = Path(__file__).resolve().parent / "data" / "tfjs-converter"
+
+
+def fixture_model(variant: str) -> Path:
+    """The committed converter-written model.json of `variant` (one of FIXTURE_VARIANTS)."""
+    return FIXTURES / variant / "model.json"
+
+
+def write_fixtures(root: Path) -> list[Path]:
+    """The committed converter-written fixtures, made again from the shipped weights at output stride 16."""
+    from posenet_port.freeze import write_frozen_graph
+    from posenet_port.graph import build_model
+    from posenet_port.spec import POSENET_HEAD_ORDER
+    from posenet_port.weights import load_weights
+
+    with tempfile.TemporaryDirectory() as scratch:
+        frozen = write_frozen_graph(build_model(load_weights(), 16), Path(scratch) / "posenet.pb")
+        return [convert_with_tensorflowjs(frozen, root / variant, variant, list(POSENET_HEAD_ORDER))
+                for variant in FIXTURE_VARIANTS]
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python tests/tfjs_converter.py tests/data/tfjs-converter  (needs pip install .[tfjs-converter])
+    for written in write_fixtures(Path(sys.argv[1])):
+        print(written, sum(p.stat().st_size for p in written.parent.iterdir()), "bytes")
