@@ -78,6 +78,34 @@ class ArchitectureConfig:
         return layer_specs(self.multiplier, self.output_stride)
 
 
+@dataclass(frozen=True)
+class ConvStep:
+    """One convolution of the network in order: its scope, how it is applied, and whether ReLU6 follows."""
+
+    scope: str
+    layer: LayerSpec
+    depthwise: bool
+    relu6: bool
+
+    @property
+    def is_head(self) -> bool:
+        return self.scope in HEAD_NAMES
+
+
+_POINTWISE = LayerSpec("pointwise", stride=1, dilation=1)
+
+
+def conv_steps(config: ArchitectureConfig) -> list[ConvStep]:
+    """Every convolution in network order, matching `PosenetWeights.convs()`: conv0, 13 x (depthwise,
+    pointwise), then the four heads (all reading the last block's features)."""
+    layers = config.layers()
+    steps = [ConvStep("Conv2d_0", layers[0], depthwise=False, relu6=True)]
+    for index, layer in enumerate(layers[1:], start=1):
+        steps.append(ConvStep(f"Conv2d_{index}_depthwise", layer, depthwise=True, relu6=True))
+        steps.append(ConvStep(f"Conv2d_{index}_pointwise", _POINTWISE, depthwise=False, relu6=True))
+    return steps + [ConvStep(name, _POINTWISE, depthwise=False, relu6=False) for name in HEAD_NAMES]
+
+
 def native_output_stride(multiplier: float) -> int:
     """The total downsampling of the backbone without atrous convolution."""
     total = 1

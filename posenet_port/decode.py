@@ -5,8 +5,9 @@ Tensors are [H, W, C] (a leading batch of 1 is accepted): heatmap *scores* (afte
 `Pose.scaled` maps them to the photo.
 
 Exactness notes: JavaScript reads float32 buffers into doubles and computes in double, so the decoder does the
-same (Python floats / float64); `Math.round` rounds halves up; root candidates leave posenet's binary max-heap
-in an order that only matters for equal scores, so the heap is replayed only when scores tie.
+same (Python floats / float64, C doubles); `Math.round` rounds halves up; root candidates leave posenet's binary
+max-heap in an order that only matters for equal scores, so the heap is replayed (the Python decoder replays it
+only when scores tie). Multi-pose decoding runs in C (`_decoder.c`, the same steps) where pip could build it.
 """
 from __future__ import annotations
 
@@ -21,8 +22,15 @@ from .constants import NUM_EDGES, NUM_KEYPOINTS, PART_NAMES, POSE_CHAIN_IDS
 from .errors import PosenetPortError
 from .preprocess import Letterbox
 
-LOCAL_MAXIMUM_RADIUS = 1
+LOCAL_MAXIMUM_RADIUS = 1  # the compiled decoder (_decoder.c) has the same two constants
 OFFSET_REFINE_STEPS = 2
+
+try:  # built by pip from _decoder.c where a C compiler exists; the Python decoder below otherwise
+    from . import _decoder
+except ImportError:
+    _decoder = None
+DECODER = "compiled (C)" if _decoder is not None else "Python"
+_CHAIN = np.asarray(POSE_CHAIN_IDS, np.intc).tobytes()
 
 
 class DecodeError(PosenetPortError, ValueError):
@@ -135,7 +143,8 @@ def _root_candidates(scores: np.ndarray, score_threshold: float) -> tuple[np.nda
     for dy in range(2 * r + 1):
         for dx in range(2 * r + 1):
             np.maximum(neighbourhood, padded[dy : dy + height, dx : dx + width], out=neighbourhood)
-    ys, xs, ks = np.nonzero((scores >= score_threshold) & (scores >= neighbourhood))
+    # In double, as JavaScript compares (NumPy would round the threshold to float32).
+    ys, xs, ks = np.nonzero((scores.astype(np.float64) >= score_threshold) & (scores >= neighbourhood))
     return ys, xs, ks, scores[ys, xs, ks]
 
 
@@ -232,24 +241,42 @@ def decode_multiple_poses(
     score_threshold: float = 0.5,
     nms_radius: float = 20,
 ) -> list[Pose]:
-    """Greedy multi-person decoding: up to `max_detections` poses in decreasing root score order."""
+    """Greedy multi-person decoding: up to `max_detections` poses in decreasing root score order, by the
+    compiled decoder where it was built (`DECODER` says which), else in Python; both give the same poses."""
     if max_detections <= 0:
         raise DecodeError(f"max detections {max_detections}: must be at least 1")
     if not 0.0 <= score_threshold <= 1.0:
         raise DecodeError(f"score threshold {score_threshold}: must be within [0, 1]")
     if not (nms_radius > 0 and math.isfinite(nms_radius)):  # NaN fails every comparison: test it is inside
         raise DecodeError(f"NMS radius {nms_radius}: must be a positive number of pixels")
-    scores, offsets, fwd, bwd = check_tensors(
-        heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride
-    )
+    tensors = check_tensors(heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride)
+    decode = _decode_compiled if _decoder is not None else decode_multiple_poses_python
+    return decode(*tensors, output_stride, max_detections, float(score_threshold), float(nms_radius) ** 2)
+
+
+def _decode_compiled(scores, offsets, fwd, bwd, stride: int, max_detections: int, score_threshold: float,
+                     squared_radius: float) -> list[Pose]:
+    height, width, _ = scores.shape
+    rows = _decoder.decode_multiple_poses(scores, offsets, fwd, bwd, _CHAIN, height, width, float(stride),
+                                          min(max_detections, height * width * NUM_KEYPOINTS), score_threshold,
+                                          squared_radius)
+    poses = []
+    for row in np.frombuffer(rows, np.float64).reshape(-1, 1 + 3 * NUM_KEYPOINTS).tolist():
+        ys, xs, keypoint_scores = row[1:1 + NUM_KEYPOINTS], row[1 + NUM_KEYPOINTS:1 + 2 * NUM_KEYPOINTS], row[1 + 2 * NUM_KEYPOINTS:]
+        poses.append(Pose(row[0], tuple(map(Keypoint, PART_NAMES, xs, ys, keypoint_scores))))
+    return poses
+
+
+def decode_multiple_poses_python(scores, offsets, fwd, bwd, stride: int, max_detections: int,
+                                 score_threshold: float, squared_radius: float) -> list[Pose]:
+    """The decoder in Python on checked tensors: the compiled one's reference, and where it was not built."""
     ys, xs, ks, root_scores = _root_candidates(scores, score_threshold)
     roots = np.stack(
-        [ys * output_stride + offsets[ys, xs, ks].astype(np.float64),
-         xs * output_stride + offsets[ys, xs, ks + NUM_KEYPOINTS].astype(np.float64)],
+        [ys * stride + offsets[ys, xs, ks].astype(np.float64),
+         xs * stride + offsets[ys, xs, ks + NUM_KEYPOINTS].astype(np.float64)],
         axis=1,
     )
-    squared_radius = float(nms_radius) * float(nms_radius)
-    tracer = _PoseTracer(scores, offsets, fwd, bwd, output_stride)
+    tracer = _PoseTracer(scores, offsets, fwd, bwd, stride)
     suppressed = np.zeros(len(roots), dtype=bool)
     found = np.empty((min(max_detections, len(roots)), NUM_KEYPOINTS, 2))  # never more poses than roots
     poses: list[Pose] = []

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         choice = choose_model(default_build_dir(), args.threads, args.input_size)
         model = choice.path if choice else None
         print(f"chose {choice.describe()}" if choice else "no checked model in build/ (`make rebuild`): "
-              "running the shipped weights in TensorFlow", flush=True)
+              "running the shipped weights in ONNX Runtime", flush=True)
     estimator = PoseEstimator(model, args.input_size, threads=args.threads)
     print(f"model: {model or 'the shipped weights'}, input {estimator.input_size}, output stride "
           f"{estimator.output_stride}", flush=True)

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 from .cli import add_pose_arguments, add_verbose_argument, run_cli
+from .estimator import DEFAULT_ENGINE, WEIGHT_ENGINES
 from .fileio import unique_name
 from .preprocess import ImageError, check_image_file, load_image
 
@@ -23,6 +24,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--model", type=Path, default=None,
         help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
     )
+    parser.add_argument("--engine", choices=WEIGHT_ENGINES, default=None,
+                        help=f"what runs weights (default {DEFAULT_ENGINE}: light and quick to start; tensorflow: the "
+                             "TF graph exports are checked against, 700 MB more memory); a model file runs in its own runtime")
     add_pose_arguments(parser)
     parser.add_argument("--output-stride", type=int, choices=OUTPUT_STRIDES, default=None,
                         help=f"output stride (weights: default {DEFAULT_OUTPUT_STRIDE}; a model: from its manifest or the model)")
@@ -42,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_image_file(path, args.max_pixels)
     from .estimator import DecodeOptions, PoseEstimator
 
-    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch)
+    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch, engine=args.engine)
     options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
     taken: set[str] = set()
     for path in args.photos:

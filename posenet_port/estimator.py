@@ -1,7 +1,8 @@
 """Photos -> poses with any PoseNet model this project reads or writes: weights, a frozen `.pb`.
 
     from posenet_port.estimator import PoseEstimator
-    estimator = PoseEstimator()                      # the shipped weights; or PoseEstimator("model.pb")
+    estimator = PoseEstimator()                      # the shipped weights, run by ONNX Runtime
+    estimator = PoseEstimator(engine="tensorflow")   # ... by the TF graph; or PoseEstimator("model.pb")
     poses = estimator.estimate_poses(rgb_image)      # [Pose(score, keypoints=(Keypoint(part, x, y, score), ...))]
 """
 from __future__ import annotations
@@ -60,19 +61,37 @@ def network_outputs(outputs: dict[str, np.ndarray], letterbox: Letterbox, output
     return NetworkOutputs(*tensors, letterbox)
 
 
-def load_runner(model: str | Path | None, output_stride: int | None, threads: int = 2) -> tuple[Runner, ModelSpec | None]:
+# What runs weights (not a model file, which its own format's runtime runs): ONNX Runtime on the float32 model our
+# ONNX writer makes in memory (within float32 rounding of TensorFlow, starts in a fraction of a second, and keeps
+# the process near 180 MB), or the TensorFlow graph itself (the reference the exports are checked against).
+WEIGHT_ENGINES = ("onnxruntime", "tensorflow")
+DEFAULT_ENGINE = "onnxruntime"
+
+
+def load_runner(model: str | Path | None, output_stride: int | None, threads: int = 2,
+                engine: str | None = None) -> tuple[Runner, ModelSpec | None]:
     """A callable on preprocessed batches for a model file of any registered format (by the spec its build's
-    manifest records, else found by role), or for weights (built as a TF graph); and the spec if known."""
+    manifest records, else found by role), or for weights (run by `engine`); and the spec if known."""
+    if engine not in (None, *WEIGHT_ENGINES):
+        raise ConfigError(f"engine {engine!r}: choose one of {', '.join(WEIGHT_ENGINES)}")
     if model is not None:
         fmt = detect_format(model)
         if fmt is not None:
+            if engine is not None:
+                raise ConfigError(f"{model} is a {fmt.name} model, run by its own runtime: drop --engine "
+                                  "(it chooses what runs weights)")
             spec = spec_from_manifest(Path(model))
             return fmt.open(model, threads, spec), spec
-    from .graph import build_model
     from .weights import load_weights
 
-    built = build_model(load_weights(model), output_stride or DEFAULT_OUTPUT_STRIDE)
-    return built, ModelSpec(built.config.multiplier, built.config.output_stride)
+    weights, stride = load_weights(model), output_stride or DEFAULT_OUTPUT_STRIDE
+    if (engine or DEFAULT_ENGINE) == "tensorflow":
+        from .graph import build_model
+
+        return build_model(weights, stride), ModelSpec(weights.multiplier, stride)
+    from .runners.onnx import weights_runner
+
+    return weights_runner(weights, stride, threads), ModelSpec(weights.multiplier, stride)
 
 
 class PoseEstimator:
@@ -85,10 +104,12 @@ class PoseEstimator:
         output_stride: int | None = None,
         stretch: bool = False,
         threads: int = 2,
+        engine: str | None = None,
     ) -> None:
         """`model`: weights (default: the shipped ones), a model file of any registered format (.pb, SavedModel
         folder, .tflite, .onnx, OpenVINO .xml), or a `rebuild` folder, whose checked model that runs fastest on
-        this CPU is used (`self.choice` says which and why)."""
+        this CPU is used (`self.choice` says which and why). `engine` runs weights: one of WEIGHT_ENGINES
+        (default DEFAULT_ENGINE)."""
         self.choice = None
         if model is not None and Path(model).is_dir() and (Path(model) / MANIFEST_NAME).is_file():
             from .choice import choose_model
@@ -97,7 +118,7 @@ class PoseEstimator:
             if self.choice is None:
                 raise ModelFileError(f"{model}: no model of this build that runs here passed its checks; run `make rebuild`")
             model = self.choice.path
-        self.runner, self.spec = load_runner(model, output_stride, threads)
+        self.runner, self.spec = load_runner(model, output_stride, threads, engine)
         stated_stride = self.spec.output_stride if self.spec else None
         if output_stride and stated_stride and output_stride != stated_stride:
             raise ConfigError(f"{model} has output stride {stated_stride} (its build's manifest says so); "

@@ -47,16 +47,19 @@ class PosenetJs:
         self.timeout = timeout
         self.milliseconds: list[float] = []
 
-    def decode(self, tensor_sets: Sequence[dict[str, np.ndarray]], settings: DecodeSettings) -> list[list[Pose]]:
+    def decode(self, tensor_sets: Sequence[dict[str, np.ndarray]], settings: DecodeSettings,
+               repeat: int = 1, warmup: int = 0) -> list[list[Pose]]:
         """posenet's decodeMultiplePoses / decodeSinglePose on given [H, W, C] tensors
-        (keys: scores, offsets, fwd, bwd)."""
+        (keys: scores, offsets, fwd, bwd). Each set is decoded `warmup` times, then `repeat` times timed:
+        `self.milliseconds` holds the times per set."""
         with tempfile.TemporaryDirectory(prefix="posenet-decode-") as work:
             jobs = []
             for index, tensors in enumerate(tensor_sets):
                 job = {key: write_float32(Path(work) / f"{index}_{key}.bin", tensors[key]) for key in ("scores", "offsets", "fwd", "bwd")}
-                jobs.append({**job, **settings.to_js()})
+                jobs.append({**job, **settings.to_js(), "repeat": repeat, "warmup": warmup})
             request = {"mode": "decode", "outFile": str(Path(work) / "poses.json"), "jobs": jobs}
             result = run_node_script("posenet_run.js", request, Path(request["outFile"]), self.timeout, "posenet decoders")
+            self.milliseconds = result["milliseconds"]
             return [[pose_from_js(pose) for pose in poses] for poses in result["poses"]]
 
     def estimate(self, model_json: str | Path, images: Sequence[np.ndarray], settings: DecodeSettings, **options) -> list[list[Pose]]:

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .architecture import ArchitectureConfig
+from .architecture import ArchitectureConfig, conv_steps
 from .weights import ConvWeights, PosenetWeights
 
 # Chosen on the tuning photos only (samples.tuning_photos): refit ridge 0.1 and rounding damping 0.01, both
@@ -106,7 +106,7 @@ def round_weights(
     [1, H, W, 3] batches). Biases stay float32 unless the grid's format stores them on the grid too."""
     import tensorflow as tf
 
-    from .graph import apply_conv, conv_steps
+    from .graph import apply_conv
 
     float_inputs = [tf.constant(batch, tf.float32) for batch in calibration]
     rounded_inputs = list(float_inputs)

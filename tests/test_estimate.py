@@ -14,7 +14,7 @@ import pytest
 from posenet_port.artifacts import MANIFEST_NAME
 from posenet_port.decode import DecodeError
 from posenet_port.errors import ConfigError
-from posenet_port.estimator import DecodeOptions, PoseEstimator
+from posenet_port.estimator import WEIGHT_ENGINES, DecodeOptions, PoseEstimator
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image
 from posenet_port.spec import ModelSpec
@@ -35,9 +35,10 @@ def photos():
     return [load_image(path) for path in photo_paths()]
 
 
-@pytest.fixture(scope="module")
-def estimator(shipped_weights):
-    return PoseEstimator()
+@pytest.fixture(scope="module", params=WEIGHT_ENGINES)
+def estimator(request, shipped_weights):
+    """The shipped weights run by each engine: ONNX Runtime (the default) and the TF graph."""
+    return PoseEstimator(engine=request.param)
 
 
 def max_keypoint_distance(ours, theirs, min_score=0.5) -> float:
@@ -68,12 +69,26 @@ def test_estimate_poses_matches_posenet_in_node(node_oracle, estimator, photos, 
 
 
 @pytest.mark.slow
-def test_frozen_graph_gives_the_same_poses_as_the_weights(estimator, frozen_pb, photos):
-    from_pb = PoseEstimator(frozen_pb)
+def test_frozen_graph_gives_the_same_poses_as_the_weights(frozen_pb, photos):
+    from_weights, from_pb = PoseEstimator(engine="tensorflow"), PoseEstimator(frozen_pb)
     assert from_pb.output_stride == 16
     for rgb in photos:
-        ours, theirs = estimator.estimate_poses(rgb), from_pb.estimate_poses(rgb)
+        ours, theirs = from_weights.estimate_poses(rgb), from_pb.estimate_poses(rgb)
         assert max_keypoint_distance(ours, theirs, min_score=0.0) <= 1e-3
+
+
+def test_the_default_engine_runs_weights_without_tensorflow():
+    code = ("import sys; from posenet_port.estimator import PoseEstimator; e = PoseEstimator(); "
+            "print(type(e.runner).__name__, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.stdout.split() == ["OnnxRunner", "False"], result.stderr[-2000:]
+
+
+def test_an_engine_for_a_model_file_is_refused(frozen_pb):
+    with pytest.raises(ConfigError, match="run by its own runtime: drop --engine"):
+        PoseEstimator(frozen_pb, engine="onnxruntime")
+    with pytest.raises(ConfigError, match="engine 'torch': choose one of onnxruntime, tensorflow"):
+        PoseEstimator(engine="torch")
 
 
 def test_stride_that_does_not_match_the_model_is_refused(frozen_pb, photos):
@@ -99,8 +114,8 @@ def run_estimate(*args):
 
 
 @pytest.mark.slow
-def test_cli_json_and_drawings(estimator, photos, tmp_path):
-    paths = photo_paths()
+def test_cli_json_and_drawings(photos, tmp_path):
+    estimator, paths = PoseEstimator(), photo_paths()  # the CLI's default engine
     result = run_estimate(*paths, "--json", "--draw", tmp_path, "--heatmaps")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]

@@ -20,9 +20,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..architecture import ArchitectureConfig
+from ..architecture import ArchitectureConfig, ConvStep, conv_steps
 from ..fileio import write_bytes_atomic
-from ..graph import ConvStep, conv_steps
 from ..spec import INPUT_NAME
 from ..weights import ConvWeights, PosenetWeights
 from . import ExportSource, Recipe

@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..architecture import ArchitectureConfig
+from ..architecture import ArchitectureConfig, ConvStep, conv_steps
 from ..errors import ConfigError
 from ..fileio import atomic_path
-from ..graph import ConvStep, conv_steps
 from ..rounding import GRIDS
 from ..spec import INPUT_NAME, POSENET_HEAD_ORDER
 from ..weights import SCOPE, ConvWeights, PosenetWeights

@@ -3,12 +3,14 @@
 //
 // Usage: node posenet_run.js REQUEST.json   (writes REQUEST.outFile)
 //   {mode: "decode", outFile, jobs: [{scores, offsets, fwd, bwd: {path, shape}, outputStride, single,
-//                                     maxDetections, scoreThreshold, nmsRadius}]}
+//                                     maxDetections, scoreThreshold, nmsRadius, warmup, repeat}]}
+//   (each job decoded `warmup` untimed times, then `repeat` timed times: milliseconds per call)
 //   {mode: "estimate", outFile, backend, models: [model.json, ...], fixModel, outputStride, multiplier,
 //    inputResolution, jobs: [{image: {path, shape: [H, W, 3]} (raw RGB uint8), single, maxDetections, ...}]}
 //   fixModel relaxes a fixed input shape and sorts the outputs into posenet's order (for models exported
 //   elsewhere, like the shipped one); our own exports must load as they are.
-// Result: {poses: [[pose, ...] per job] (decode) or [[[pose, ...] per job] per model] (estimate), backend}
+// Result: {poses: [[pose, ...] per job] (decode) or [[[pose, ...] per job] per model] (estimate),
+//          milliseconds (per job, or per model and job), backend}
 'use strict';
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
@@ -24,12 +26,26 @@ function readFloat32(spec) {
 async function decode(job) {
   const [scores, offsets, fwd, bwd] = [job.scores, job.offsets, job.fwd, job.bwd].map(readFloat32);
   try {
+    let run;
     if (job.single) {
-      return [await posenet.decodeSinglePose(scores, offsets, job.outputStride)];
+      run = async () => [await posenet.decodeSinglePose(scores, offsets, job.outputStride)];
+    } else {
+      // As estimateMultiplePoses does: the tensors' buffers are read once, then decoded.
+      const buffers = await Promise.all([scores, offsets, fwd, bwd].map((t) => t.buffer()));
+      run = () => posenet.decodeMultiplePoses(
+        ...buffers, job.outputStride, job.maxDetections, job.scoreThreshold, job.nmsRadius);
     }
-    const buffers = await Promise.all([scores, offsets, fwd, bwd].map((t) => t.buffer()));
-    return await posenet.decodeMultiplePoses(
-      ...buffers, job.outputStride, job.maxDetections, job.scoreThreshold, job.nmsRadius);
+    for (let i = 0; i < (job.warmup || 0); i++) {
+      await run();
+    }
+    const milliseconds = [];
+    let poses;
+    for (let i = 0; i < (job.repeat || 1); i++) {
+      const start = performance.now();
+      poses = await run();
+      milliseconds.push(performance.now() - start);
+    }
+    return { poses, milliseconds };
   } finally {
     tf.dispose([scores, offsets, fwd, bwd]);
   }
@@ -67,7 +83,9 @@ async function main() {
   const milliseconds = [];
   if (request.mode === 'decode') {
     for (const job of request.jobs) {
-      poses.push(await decode(job));
+      const decoded = await decode(job);
+      poses.push(decoded.poses);
+      milliseconds.push(decoded.milliseconds);
     }
   } else if (request.mode === 'estimate') {
     // One process for several models: tfjs and the wasm backend start once.

@@ -9,15 +9,16 @@ import numpy as np
 from ..errors import ModelFileError
 from ..spec import ModelSpec
 from ..untrusted import check_onnx_model
+from ..weights import PosenetWeights
 from . import Runner, check_outputs, output_role
 
 
 class OnnxRunner(Runner):
-    def __init__(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> None:
+    """An ONNX model in ONNX Runtime's CPU provider; `source` names it in errors."""
+
+    def __init__(self, content: bytes, source: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        content, _ = read_checked_model(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -25,13 +26,13 @@ class OnnxRunner(Runner):
         try:
             self.session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for every kind of bad file
-            raise ModelFileError(f"{path}: ONNX Runtime cannot load it ({str(error).strip()[:200]})") from None
+            raise ModelFileError(f"{source}: ONNX Runtime cannot load it ({str(error).strip()[:200]})") from None
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelFileError(f"{path}: PoseNet takes one [1, H, W, 3] image; this model's inputs differ")
+            raise ModelFileError(f"{source}: PoseNet takes one [1, H, W, 3] image; this model's inputs differ")
         self.input_name = inputs[0].name
         self.outputs = {o.name: output_role([o.name], spec) for o in self.session.get_outputs()}
-        check_outputs(self.outputs.values(), path)
+        check_outputs(self.outputs.values(), source)
         height = inputs[0].shape[1]
         self.input_size = height if isinstance(height, int) else None
 
@@ -51,4 +52,15 @@ def read_checked_model(path: Path):
 
 
 def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> OnnxRunner:
-    return OnnxRunner(path, threads, spec)
+    content, _ = read_checked_model(Path(path))
+    return OnnxRunner(content, path, threads, spec)
+
+
+def weights_runner(weights: PosenetWeights, output_stride: int, threads: int = 2) -> OnnxRunner:
+    """PoseNet on `weights` in ONNX Runtime, its float32 model written in memory by our ONNX writer: no
+    TensorFlow import, so a process running it stays small (about 180 MB against TensorFlow's 700 MB and more)."""
+    from ..export.onnx import posenet_onnx
+
+    model = posenet_onnx(weights, output_stride)
+    spec = ModelSpec(weights.multiplier, output_stride)
+    return OnnxRunner(model.SerializeToString(), weights.source, threads, spec)
