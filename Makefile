@@ -24,7 +24,7 @@ test-quick: $(PY_READY)
 test-compat: $(NODE_READY)
 	$(PYTHON) tools/compat.py
 
-$(PY_READY): requirements.txt setup.cfg setup.py posenet_port/_decoder.c
+$(PY_READY): requirements.txt setup.cfg setup.py $(wildcard posenet_port/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -1,9 +1,11 @@
-"""The configuration lives in setup.cfg; this file adds the compiled multi-pose decoder."""
+"""The configuration lives in setup.cfg; this file adds the compiled decoder and resize."""
 from setuptools import Extension, setup
 
-# Optional: without a C compiler the install goes on and posenet_port.decode runs its Python decoder (same poses).
-# No fused multiply-adds: the decoder must round exactly as JavaScript's doubles do.
-DECODER = Extension("posenet_port._decoder", ["posenet_port/_decoder.c"], extra_compile_args=["-ffp-contract=off"],
-                    optional=True)
+# Optional: without a C compiler the install goes on, and decode.py / preprocess.py run their Python and NumPy
+# versions (the same values to the last bit). No fused multiply-adds: they must round exactly as tfjs' doubles do.
+NATIVE = [
+    Extension(f"posenet_port.{name}", [f"posenet_port/{name}.c"], extra_compile_args=["-ffp-contract=off"], optional=True)
+    for name in ("_decoder", "_resize")
+]
 
-setup(ext_modules=[DECODER])
+setup(ext_modules=NATIVE)

@@ -20,9 +20,9 @@ from .formats import FORMATS
 from .machine import describe_cpu
 from .runners import median_ms
 from .spec import DEFAULT_INPUT_SIZE, ModelSpec
+from .timing import FRAME_INTERVAL_S
 
 CHOICE_NAME = "model_choice.json"
-FRAME_INTERVAL_S = 1 / 30
 WARMUP_RUNS = 3
 
 

@@ -15,6 +15,12 @@ import numpy as np
 
 from .errors import PosenetPortError
 
+try:  # built by pip from _resize.c where a C compiler exists; the NumPy resize below otherwise
+    from . import _resize
+except ImportError:
+    _resize = None
+RESIZER = "compiled (C)" if _resize is not None else "NumPy"
+
 COLOR_ORDERS = ("rgb", "bgr")
 MAX_PIXELS = 50_000_000  # photos of 12-48 MP pass; a 32768x32768 PNG (1 MB on disk, 3 GB decoded) does not
 
@@ -121,9 +127,22 @@ def _corner(pixels: np.ndarray, width: int, rows: np.ndarray, cols: np.ndarray, 
     return values
 
 
-def resize_bilinear(image: np.ndarray, height: int, width: int, padding: tuple[int, int, int, int] = (0, 0, 0, 0)) -> np.ndarray:
-    """tf.image.resizeBilinear of the image zero-padded by (top, bottom, left, right), without building the
-    padded image; computed in float64 as tfjs' cpu backend does and stored as float32."""
+def resize_bilinear(image: np.ndarray, height: int, width: int, padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+                    reverse_channels: bool = False) -> np.ndarray:
+    """tf.image.resizeBilinear of the 3-channel uint8 image zero-padded by (top, bottom, left, right), without
+    building the padded image; computed in float64 as tfjs' cpu backend does and stored as float32, channels
+    reversed if asked (BGR in, RGB out). In C where pip built `_resize.c` (`RESIZER` says which), else in NumPy:
+    the same values to the last bit."""
+    if _resize is None:
+        resized = resize_bilinear_numpy(image, height, width, padding)
+        return resized[:, :, ::-1] if reverse_channels else resized
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    resized = _resize.resize_bilinear(pixels, pixels.shape[0], pixels.shape[1], height, width, *padding, reverse_channels)
+    return np.frombuffer(resized, np.float32).reshape(height, width, 3)
+
+
+def resize_bilinear_numpy(image: np.ndarray, height: int, width: int, padding: tuple[int, int, int, int] = (0, 0, 0, 0)) -> np.ndarray:
+    """`resize_bilinear` in NumPy: the compiled one's reference, and where it was not built."""
     top, bottom, left, right = padding
     r = _axis_samples(image.shape[0], top, bottom, height)
     c = _axis_samples(image.shape[1], left, right, width)
@@ -147,11 +166,12 @@ def resize_bilinear(image: np.ndarray, height: int, width: int, padding: tuple[i
     return upper.astype(np.float32).reshape(height, width, 3)
 
 
-def pad_and_resize(rgb: np.ndarray, input_height: int, input_width: int, stretch: bool = False) -> tuple[np.ndarray, Letterbox]:
-    """RGB uint8 photo -> float32 pixels (0..255) at the input size, and how it was placed."""
+def pad_and_resize(rgb: np.ndarray, input_height: int, input_width: int, stretch: bool = False,
+                   reverse_channels: bool = False) -> tuple[np.ndarray, Letterbox]:
+    """uint8 photo -> float32 pixels (0..255) at the input size, and how it was placed."""
     box = letterbox_for(rgb.shape[0], rgb.shape[1], input_height, input_width, stretch)
     padding = (box.pad_top, box.pad_bottom, box.pad_left, box.pad_right)
-    return resize_bilinear(rgb, input_height, input_width, padding), box
+    return resize_bilinear(rgb, input_height, input_width, padding, reverse_channels), box
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:
@@ -173,10 +193,8 @@ def preprocess(
     """Photo -> a [1, H, W, 3] float32 batch in [-1, 1] and the Letterbox to map keypoints back."""
     input_height, input_width = (input_size, input_size) if isinstance(input_size, int) else input_size
     _check_color_order(color_order)
-    channels = to_rgb(image, "rgb")  # channel count only: BGR is flipped after resizing, on far fewer pixels
-    pixels, box = pad_and_resize(channels, input_height, input_width, stretch)
-    if color_order == "bgr":
-        pixels = pixels[:, :, ::-1]
+    channels = to_rgb(image, "rgb")  # channel count only: BGR is flipped while resizing, on far fewer pixels
+    pixels, box = pad_and_resize(channels, input_height, input_width, stretch, reverse_channels=color_order == "bgr")
     return normalize(pixels), box
 
 

@@ -83,6 +83,17 @@ def node_oracle():
         pytest.skip(f"NOT RUN (TensorFlow.js oracle unavailable): {error}")
 
 
+def require_compiled(implementation: str, source: str) -> None:
+    """The C parts pip builds (setup.py): CI must test them, a C compiler being part of its setup; elsewhere an
+    install without a compiler runs the Python versions, and these tests say they did not run."""
+    if implementation.startswith("compiled"):
+        return
+    message = f"posenet_port/{source} was not built (pip install -e . needs a C compiler)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must test the compiled code: {message}")
+    pytest.skip(f"NOT RUN: {message}")
+
+
 def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
     """`python -m posenet_port.<module> args...` from the repo, captured."""
     return subprocess.run(

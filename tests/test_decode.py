@@ -1,8 +1,6 @@
 """Our NumPy decoders against @tensorflow-models/posenet 2.2.2's own decoders, on the same tensors."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -19,7 +17,7 @@ from posenet_port.decode import (
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
 
-from conftest import photo_paths
+from conftest import photo_paths, require_compiled
 
 POSITION_TOLERANCE = 1e-3  # px
 SCORE_TOLERANCE = 1e-5
@@ -123,11 +121,7 @@ def test_bad_decoding_parameters_are_refused(tensor_sets):
 
 @pytest.fixture(scope="module")
 def compiled_decoder():
-    """The C decoder pip builds; CI must have it (a C compiler is part of the setup), elsewhere it may be missing."""
-    if DECODER == "Python":
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the compiled decoder: posenet_port/_decoder.c was not built (pip install -e .)")
-        pytest.skip("NOT RUN: the compiled decoder was not built (no C compiler at install time)")
+    require_compiled(DECODER, "_decoder.c")
 
 
 def random_tensors(seed: int, height: int = 17, width: int = 23) -> dict[str, np.ndarray]:

@@ -101,6 +101,44 @@ def test_an_output_where_a_file_stands_is_one_error_line(tmp_path, module, args,
     assert blocker.read_text() == "a file, not a folder"
 
 
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder no one may write into, root included: chmod for other users; for root (who ignores modes), the
+    immutable attribute (chattr +i, which root can set on ext4 and most Linux file systems)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("NOT RUN: root cannot make a folder read-only here (chattr +i refused)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize(
+    "module, args",
+    [
+        ("rebuild", ["--formats", "none", "--out", "{folder}"]),
+        ("rebuild", ["--formats", "none", "--out", "{folder}/build"]),
+        ("estimate", [SOLVAY, "--draw", "{folder}"]),
+        ("demo", ["--images", SOLVAY.parent / "people", "--no-display", "--max-frames", "2", "--dump",
+                  "{folder}/poses.jsonl"]),
+    ],
+)
+def test_a_read_only_output_is_one_error_line(read_only_folder, module, args):
+    result = run_module(module, *[str(a).format(folder=read_only_folder) for a in args])
+    # chmod gives EACCES, the immutable attribute EPERM: either way the OS's reason, on one line.
+    reason = "Permission denied" if "Permission denied" in result.stderr else "Operation not permitted"
+    one_error_line(result, reason)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert list(read_only_folder.iterdir()) == []
+
+
 def test_a_photo_cut_short_is_refused(tmp_path):
     data = SOLVAY.read_bytes()
     cut = tmp_path / "cut.jpg"

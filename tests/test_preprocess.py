@@ -5,16 +5,18 @@ import pytest
 import tensorflow as tf
 
 from posenet_port.preprocess import (
+    RESIZER,
     ImageError,
     js_round,
     letterbox_for,
     load_image,
     preprocess,
     resize_bilinear,
+    resize_bilinear_numpy,
     to_rgb,
 )
 
-from conftest import photo_paths
+from conftest import photo_paths, require_compiled
 
 
 def test_js_round_rounds_halves_up():
@@ -28,6 +30,19 @@ def test_resize_matches_tensorflow_legacy_bilinear():
         ours = resize_bilinear(image, height, width)
         theirs = tf.compat.v1.image.resize_bilinear(image[None].astype(np.float32), (height, width)).numpy()[0]
         assert np.abs(ours - theirs).max() < 1e-2  # TF computes the weights in float32, tfjs in float64
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_resize_gives_the_numpy_resize_exactly(seed):
+    """Any photo size, output size and padding (sometimes wider than the photo), either channel order."""
+    require_compiled(RESIZER, "_resize.c")
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (int(rng.integers(1, 700)), int(rng.integers(1, 700)), 3)).astype(np.uint8)
+    size = (int(rng.integers(1, 600)), int(rng.integers(1, 600)))
+    padding = tuple(int(p) for p in rng.integers(0, 400, 4) * (seed % 2))
+    expected = resize_bilinear_numpy(image, *size, padding)
+    np.testing.assert_array_equal(resize_bilinear(image, *size, padding), expected)
+    np.testing.assert_array_equal(resize_bilinear(image, *size, padding, reverse_channels=True), expected[:, :, ::-1])
 
 
 def test_letterbox_pads_the_short_side_like_posenet():

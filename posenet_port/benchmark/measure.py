@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..machine import cpu_flags, cpu_model
+from ..timing import FRAME_INTERVAL_S, time_calls
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,9 @@ class Timing:
     runs: int
 
 
-def measure(label: str, function: Callable[[], object], runs: int, warmup: int = 5) -> Timing:
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return measure_stats(label, samples)
+def measure(label: str, function: Callable[[], object], runs: int, warmup: int = 5, interval_s: float = 0.0) -> Timing:
+    """`function` timed back to back, or paced: one call every `interval_s` seconds (timing.time_calls)."""
+    return measure_stats(label, time_calls(function, runs, warmup, interval_s))
 
 
 def measure_stats(label: str, samples_ms: list[float]) -> Timing:
@@ -74,8 +69,12 @@ class LatencySpec:
     spec: dict
 
 
+PACED_RUNS = 40  # calls 33 ms apart: 1.3 s per figure
+
+
 def worker(latency: LatencySpec) -> dict:
-    """In a fresh process: network latency, end-to-end time per 640x480 frame, decode times, peak RSS."""
+    """In a fresh process: network latency and end-to-end time per 640x480 frame, each back to back and paced
+    like a 30 fps camera; decode times; peak RSS."""
     import cv2
 
     from ..cli import keep_freed_memory
@@ -101,13 +100,51 @@ def worker(latency: LatencySpec) -> dict:
         o = network_outputs(run(frame_batch), frame_box, stride)
         return [p.scaled(frame_box) for p in decode_multiple_poses(o.scores, o.offsets, o.displacements_fwd, o.displacements_bwd, stride)]
 
+    paced_runs = min(latency.runs, PACED_RUNS)
     return {
         "network": asdict(network),
+        "network_paced": asdict(measure("network, paced", lambda: run(batch), paced_runs, interval_s=FRAME_INTERVAL_S)),
         "end_to_end": asdict(measure("end to end", end_to_end, latency.runs)),
+        "end_to_end_paced": asdict(measure("end to end, paced", end_to_end, paced_runs, interval_s=FRAME_INTERVAL_S)),
         "decode_multi": asdict(measure("multi", lambda: decode_multiple_poses(*tensors, stride), latency.runs)),
         "decode_single": asdict(measure("single", lambda: decode_single_pose(tensors[0], tensors[1], stride), latency.runs)),
         "peak_rss_bytes": peak_rss_bytes(),
     }
+
+
+PEAK_SIZE = 1024  # square matrices: large enough that the kernels, not the call, set the pace
+
+
+def peak_throughput(threads: int, runs: int = 20) -> dict[str, float]:
+    """This CPU's practical limit: ONNX Runtime's float32 MatMul and u8 x s8 MatMulInteger (the kernels its convs
+    and int8 models use) on square matrices, in GFLOP/s and GOP/s (2 per multiply-add)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    cases = {
+        "float32": ("MatMul", TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT,
+                    rng.standard_normal((PEAK_SIZE, PEAK_SIZE)).astype(np.float32),
+                    rng.standard_normal((PEAK_SIZE, PEAK_SIZE)).astype(np.float32)),
+        "int8": ("MatMulInteger", TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32,
+                 rng.integers(0, 256, (PEAK_SIZE, PEAK_SIZE), dtype=np.uint8),
+                 rng.integers(-128, 128, (PEAK_SIZE, PEAK_SIZE), dtype=np.int8)),
+    }
+    peaks = {}
+    for name, (op, a_type, b_type, c_type, a, b) in cases.items():
+        shape = [PEAK_SIZE, PEAK_SIZE]
+        graph = helper.make_graph(
+            [helper.make_node(op, ["A", "B"], ["C"])], name,
+            [helper.make_tensor_value_info("A", a_type, shape), helper.make_tensor_value_info("B", b_type, shape)],
+            [helper.make_tensor_value_info("C", c_type, shape)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        milliseconds = statistics.median(time_calls(lambda: session.run(None, {"A": a, "B": b}), runs))
+        peaks[name] = 2 * PEAK_SIZE ** 3 / (milliseconds / 1000) / 1e9
+    return peaks
 
 
 def peak_rss_bytes() -> int:

@@ -6,12 +6,12 @@ A runner maps a preprocessed [1, H, W, 3] float32 batch to the raw outputs keyed
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from ..spec import ModelSpec, canonical_output_name
+from ..timing import time_calls
 
 Outputs = dict[str, np.ndarray]
 
@@ -33,18 +33,9 @@ class Runner:
 
 def median_ms(runner: Runner, size: int, runs: int, interval_s: float = 0.0, warmup: int = 5) -> float:
     """Median milliseconds of one call on a random input of `size`: back to back, or one call every
-    `interval_s` seconds (a camera's pace: a core that idles between frames runs a call slower)."""
+    `interval_s` seconds (timing.time_calls)."""
     batch = np.random.default_rng(0).uniform(-1, 1, (1, size, size, 3)).astype(np.float32)
-    for _ in range(warmup):
-        runner(batch)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner(batch)
-        samples.append((time.perf_counter() - start) * 1000)
-        if interval_s:
-            time.sleep(max(interval_s - samples[-1] / 1000, 0))
-    return statistics.median(samples)
+    return statistics.median(time_calls(lambda: runner(batch), runs, warmup, interval_s))
 
 
 def output_role(names: Iterable[str], spec: ModelSpec | None) -> str | None:
