@@ -251,7 +251,8 @@ def decode_multiple_poses(
         raise DecodeError(f"NMS radius {nms_radius}: must be a positive number of pixels")
     tensors = check_tensors(heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride)
     decode = _decode_compiled if _decoder is not None else decode_multiple_poses_python
-    return decode(*tensors, output_stride, max_detections, float(score_threshold), float(nms_radius) ** 2)
+    squared_radius = float(nms_radius) * float(nms_radius)  # as posenet squares it
+    return decode(*tensors, output_stride, max_detections, float(score_threshold), squared_radius)
 
 
 def _decode_compiled(scores, offsets, fwd, bwd, stride: int, max_detections: int, score_threshold: float,
@@ -261,9 +262,9 @@ def _decode_compiled(scores, offsets, fwd, bwd, stride: int, max_detections: int
                                           min(max_detections, height * width * NUM_KEYPOINTS), score_threshold,
                                           squared_radius)
     poses = []
-    for row in np.frombuffer(rows, np.float64).reshape(-1, 1 + 3 * NUM_KEYPOINTS).tolist():
-        ys, xs, keypoint_scores = row[1:1 + NUM_KEYPOINTS], row[1 + NUM_KEYPOINTS:1 + 2 * NUM_KEYPOINTS], row[1 + 2 * NUM_KEYPOINTS:]
-        poses.append(Pose(row[0], tuple(map(Keypoint, PART_NAMES, xs, ys, keypoint_scores))))
+    k = NUM_KEYPOINTS
+    for row in np.frombuffer(rows, np.float64).reshape(-1, 1 + 3 * k).tolist():  # score, k ys, k xs, k scores
+        poses.append(Pose(row[0], tuple(map(Keypoint, PART_NAMES, row[1 + k:1 + 2 * k], row[1:1 + k], row[1 + 2 * k:]))))
     return poses
 
 

@@ -145,6 +145,6 @@ def test_compiled_decoder_gives_the_python_decoders_poses_exactly(compiled_decod
         compiled = decode_ours(t, settings)
         checked = check_tensors(t["scores"], t["offsets"], (t["fwd"], t["bwd"]), settings.output_stride)
         python = decode_multiple_poses_python(*checked, settings.output_stride, settings.max_detections,
-                                              settings.score_threshold, float(settings.nms_radius) ** 2)
+                                              settings.score_threshold, float(settings.nms_radius) * float(settings.nms_radius))
         assert compiled == python, f"{label} {name}"
     assert len(decode_ours(cases["random-0"], settings)) == settings.max_detections  # many roots: the loop is full

@@ -49,9 +49,10 @@ def render_markdown(report: dict) -> str:
 
 def _latency_table(rows: list[dict]) -> list[str]:
     lines = [
-        "| input | format | threads | file | network median ms (p10-p90) | network paced ms | vs TF graph | GFLOP/s | "
-        "end to end ms | end to end paced ms | decode multi / single ms | peak RSS | drift median / max px |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| input | format | threads | file | network median ms (p10-p90) | network paced ms | CPU ms per paced frame | "
+        "vs TF graph | GFLOP/s | end to end ms | end to end paced ms | decode multi / single ms | peak RSS | "
+        "drift median / max px |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         network = row["network"]
@@ -59,12 +60,13 @@ def _latency_table(rows: list[dict]) -> list[str]:
         gflops = 2 * row["macs"] / (network["median_ms"] / 1000) / 1e9
         e2e, e2e_paced, paced = (f"{row[key]['median_ms']:.2f}" if key in row else "-"
                                  for key in ("end_to_end", "end_to_end_paced", "network_paced"))
+        cpu = f"{row['cpu_ms_per_paced_frame']:.1f}" if "cpu_ms_per_paced_frame" in row else "-"
         decode = f"{row['decode_multi']['median_ms']:.2f} / {row['decode_single']['median_ms']:.3f}" if "decode_multi" in row else "-"
         drift = row.get("drift") or {}
         drift_text = f"{drift['median_px']:.2f} / {drift['max_px']:.2f}" if drift.get("max_px") is not None else "-"
         lines.append(
             f"| {row['size']} | {row['label']} | {row['threads'] or '-'} | {row['size_bytes'] / 1e6:.2f} MB | "
-            f"{network['median_ms']:.2f} ({network['p10_ms']:.2f}-{network['p90_ms']:.2f}) | {paced} | "
+            f"{network['median_ms']:.2f} ({network['p10_ms']:.2f}-{network['p90_ms']:.2f}) | {paced} | {cpu} | "
             f"{baseline / network['median_ms']:.2f}x | {gflops:.1f} | "
             f"{e2e} | {e2e_paced} | "
             f"{decode} | {row['peak_rss_bytes'] / 1e6:.0f} MB | {drift_text} |"
