@@ -92,8 +92,11 @@ def write_report(records: list[dict]) -> None:
         f"Written by `make test-compat` (`python tools/compat.py`), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
         "Each Python gets a fresh venv from `pip install .` (setup.cfg's ranges: pip chooses the newest TensorFlow "
         "that Python takes; no tensorflowjs), then the quick suite (`pytest -m 'not slow'`) and one "
-        "`rebuild --require-node` with every format and its checks. The default Python's exact pins are in "
-        "requirements.txt and `make test` runs the whole suite on them.",
+        "`rebuild --require-node` with every format and its checks. Both run from the checkout, whose compiled "
+        "decoder and resize are built for the default Python only, so these runs exercise their Python / NumPy "
+        "fallbacks (the tests of the compiled code say NOT RUN); `make rebuild PYTHON=pythonX.Y` on a fresh clone "
+        "builds them for that Python. The default Python's exact pins are in requirements.txt and `make test` runs "
+        "the whole suite on them.",
         "",
         "| Python | result | installed | quick suite | install s | quick suite s | rebuild s |",
         "|---|---|---|---|---|---|---|",
