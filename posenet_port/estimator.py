@@ -63,7 +63,8 @@ def network_outputs(outputs: dict[str, np.ndarray], letterbox: Letterbox, output
 
 # What runs weights (not a model file, which its own format's runtime runs): ONNX Runtime on the float32 model our
 # ONNX writer makes in memory (within float32 rounding of TensorFlow, starts in a fraction of a second, and keeps
-# the process near 180 MB), or the TensorFlow graph itself (the reference the exports are checked against).
+# the process near 250 MB even with 12 MP photos), or the TensorFlow graph itself (the reference the exports are
+# checked against).
 WEIGHT_ENGINES = ("onnxruntime", "tensorflow")
 DEFAULT_ENGINE = "onnxruntime"
 

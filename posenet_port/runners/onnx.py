@@ -58,7 +58,8 @@ def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> 
 
 def weights_runner(weights: PosenetWeights, output_stride: int, threads: int = 2) -> OnnxRunner:
     """PoseNet on `weights` in ONNX Runtime, its float32 model written in memory by our ONNX writer: no
-    TensorFlow import, so a process running it stays small (about 180 MB against TensorFlow's 700 MB and more)."""
+    TensorFlow import, so a process running it stays small (250 MB with 12 MP photos; importing TensorFlow alone
+    takes 700 MB)."""
     from ..export.onnx import posenet_onnx
 
     model = posenet_onnx(weights, output_stride)
