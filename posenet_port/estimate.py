@@ -9,7 +9,7 @@ from typing import Sequence
 
 from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 from .cli import add_pose_arguments, add_verbose_argument, run_cli
-from .estimator import DEFAULT_ENGINE, WEIGHT_ENGINES
+from .estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, DecodeOptions, PoseEstimator
 from .fileio import unique_name
 from .preprocess import ImageError, check_image_file, load_image
 
@@ -44,8 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
     for path in args.photos:  # every photo there and of a sane size before the model loads; decoded one at a time
         check_image_file(path, args.max_pixels)
-    from .estimator import DecodeOptions, PoseEstimator
-
     estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch, engine=args.engine)
     options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
     taken: set[str] = set()

@@ -85,14 +85,15 @@ def load_runner(model: str | Path | None, output_stride: int | None, threads: in
             return fmt.open(model, threads, spec), spec
     from .weights import load_weights
 
-    weights, stride = load_weights(model), output_stride or DEFAULT_OUTPUT_STRIDE
+    weights = load_weights(model)
+    spec = ModelSpec(weights.multiplier, output_stride or DEFAULT_OUTPUT_STRIDE)
     if (engine or DEFAULT_ENGINE) == "tensorflow":
         from .graph import build_model
 
-        return build_model(weights, stride), ModelSpec(weights.multiplier, stride)
+        return build_model(weights, spec.output_stride), spec
     from .runners.onnx import weights_runner
 
-    return weights_runner(weights, stride, threads), ModelSpec(weights.multiplier, stride)
+    return weights_runner(weights, spec, threads), spec
 
 
 class PoseEstimator:

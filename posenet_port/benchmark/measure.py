@@ -118,6 +118,11 @@ def worker(latency: LatencySpec) -> dict:
     }
 
 
+def gflops(row: dict) -> float:
+    """A latency row's network speed: 2 FLOPs per multiply-add over the median latency, in GFLOP/s."""
+    return 2 * row["macs"] / (row["network"]["median_ms"] / 1000) / 1e9
+
+
 PEAK_SIZE = 1024  # square matrices: large enough that the kernels, not the call, set the pace
 
 

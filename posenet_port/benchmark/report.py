@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..fileio import atomic_path, write_bytes_atomic
-from .measure import machine
+from .measure import gflops, machine
 from .sections import SECTIONS, SIZES
 
 REPORT_MD = "BENCHMARKS.md"
@@ -57,7 +57,6 @@ def _latency_table(rows: list[dict]) -> list[str]:
     for row in rows:
         network = row["network"]
         baseline = next(r for r in rows if r["size"] == row["size"] and r["format"] == "frozen-graph")["network"]["median_ms"]
-        gflops = 2 * row["macs"] / (network["median_ms"] / 1000) / 1e9
         e2e, e2e_paced, paced = (f"{row[key]['median_ms']:.2f}" if key in row else "-"
                                  for key in ("end_to_end", "end_to_end_paced", "network_paced"))
         cpu = f"{row['cpu_ms_per_paced_frame']:.1f}" if "cpu_ms_per_paced_frame" in row else "-"
@@ -67,7 +66,7 @@ def _latency_table(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {row['size']} | {row['label']} | {row['threads'] or '-'} | {row['size_bytes'] / 1e6:.2f} MB | "
             f"{network['median_ms']:.2f} ({network['p10_ms']:.2f}-{network['p90_ms']:.2f}) | {paced} | {cpu} | "
-            f"{baseline / network['median_ms']:.2f}x | {gflops:.1f} | "
+            f"{baseline / network['median_ms']:.2f}x | {gflops(row):.1f} | "
             f"{e2e} | {e2e_paced} | "
             f"{decode} | {row['peak_rss_bytes'] / 1e6:.0f} MB | {drift_text} |"
         )

@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..cli import path_size
 from ..machine import describe_cpu, has_vnni
-from .measure import LatencySpec, Timing, measure, measure_stats, peak_throughput, run_worker
+from .measure import LatencySpec, Timing, gflops, measure, measure_stats, peak_throughput, run_worker
 
 
 def _met(ok: bool) -> str:
@@ -31,8 +31,8 @@ class Section:
 def bench_decode(runs: int) -> Section:
     """Decoding the Solvay photo's tensors (29 people) at input 257: our decoders against posenet 2.2.2's own
     decodeMultiplePoses in node on the same tensors, and beside inference, in the same run."""
-    from ..decode import DECODER, check_tensors, decode_multiple_poses, decode_multiple_poses_python, decode_single_pose
-    from ..estimator import PoseEstimator
+    from ..decode import DECODER, decode_multiple_poses, decode_multiple_poses_python, decode_single_pose
+    from ..estimator import DecodeOptions, PoseEstimator
     from ..posenet_js import DecodeSettings, PosenetJs
     from ..preprocess import load_image, preprocess
     from ..samples import SOLVAY_1927
@@ -44,7 +44,8 @@ def bench_decode(runs: int) -> Section:
     tensors = (outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd)
     stride = estimator.output_stride
     poses = decode_multiple_poses(*tensors, stride)
-    checked = check_tensors(tensors[0], tensors[1], tensors[2:], stride)
+    defaults = DecodeOptions()  # the Python decoder takes what decode_multiple_poses derives from them
+    python_settings = (defaults.max_poses, defaults.score_threshold, defaults.nms_radius * defaults.nms_radius)
     reference = PosenetJs()
     reference.decode([dict(zip(("scores", "offsets", "fwd", "bwd"), tensors))], DecodeSettings(output_stride=stride),
                      repeat=runs, warmup=100)  # V8 compiles the decoder while it warms up
@@ -52,7 +53,7 @@ def bench_decode(runs: int) -> Section:
     section.timings = [
         measure(f"multi-pose decode (max 10 poses), {DECODER}", lambda: decode_multiple_poses(*tensors, stride), runs),
         measure_stats("posenet 2.2.2 decodeMultiplePoses in node (same tensors)", reference.milliseconds[0]),
-        measure("multi-pose decode, Python decoder", lambda: decode_multiple_poses_python(*checked, stride, 10, 0.5, 400.0), runs),
+        measure("multi-pose decode, Python decoder", lambda: decode_multiple_poses_python(*tensors, stride, *python_settings), runs),
         measure("single-pose decode", lambda: decode_single_pose(tensors[0], tensors[1], stride), runs),
         measure("preprocess (2048x922 photo -> 257x257)", lambda: preprocess(rgb, 257), max(runs // 4, 20)),
         measure("baseline: TF graph inference at 257", lambda: estimator.runner(batch), max(runs // 4, 20)),
@@ -296,10 +297,6 @@ def _latency_notes(rows: list[dict]) -> list[str]:
     return notes
 
 
-def _gflops(row: dict) -> float:
-    return 2 * row["macs"] / (row["network"]["median_ms"] / 1000) / 1e9
-
-
 def _limit_note(rows: list[dict], peaks: dict[int, dict[str, float]]) -> str:
     """How far the network runs from this CPU's measured limit, float32 and int8, with 1 and 2 threads."""
     parts = []
@@ -309,9 +306,9 @@ def _limit_note(rows: list[dict], peaks: dict[int, dict[str, float]]) -> str:
             candidates = [r for r in at if r["label"].split()[-1].split("-")[0] == kind]
             if not candidates:
                 continue
-            best = max(candidates, key=_gflops)
+            best = max(candidates, key=gflops)
             parts.append(f"{threads} thread{'s' if threads > 1 else ''}, {kind}: peak {peaks[threads][kind]:.0f}, "
-                         f"{best['label']} {_gflops(best):.0f} ({_gflops(best) / peaks[threads][kind]:.0%})")
+                         f"{best['label']} {gflops(best):.0f} ({gflops(best) / peaks[threads][kind]:.0%})")
     return ("GFLOP/s counts 2 FLOPs per multiply-add of the network (conv0, 13 separable blocks, 4 heads) over the "
             "median latency. This CPU's measured limit (ONNX Runtime's MatMul and u8 x s8 MatMulInteger on 1024x1024 "
             "matrices, GFLOP/s and GOP/s) against the fastest model of each kind at 257: " + "; ".join(parts) + ". "

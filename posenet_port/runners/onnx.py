@@ -56,12 +56,11 @@ def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> 
     return OnnxRunner(content, path, threads, spec)
 
 
-def weights_runner(weights: PosenetWeights, output_stride: int, threads: int = 2) -> OnnxRunner:
-    """PoseNet on `weights` in ONNX Runtime, its float32 model written in memory by our ONNX writer: no
-    TensorFlow import, so a process running it stays small (250 MB with 12 MP photos; importing TensorFlow alone
-    takes 700 MB)."""
+def weights_runner(weights: PosenetWeights, spec: ModelSpec, threads: int = 2) -> OnnxRunner:
+    """PoseNet on `weights` (at `spec`'s output stride) in ONNX Runtime, its float32 model written in memory by our
+    ONNX writer: no TensorFlow import, so a process running it stays small (250 MB with 12 MP photos; importing
+    TensorFlow alone takes 700 MB)."""
     from ..export.onnx import posenet_onnx
 
-    model = posenet_onnx(weights, output_stride)
-    spec = ModelSpec(weights.multiplier, output_stride)
+    model = posenet_onnx(weights, spec.output_stride)
     return OnnxRunner(model.SerializeToString(), weights.source, threads, spec)
