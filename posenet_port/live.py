@@ -155,9 +155,11 @@ def annotate(result: FrameResult, fps: float, min_score: float) -> np.ndarray:
 
 
 class Sink(Protocol):
-    def write(self, result: FrameResult, annotated: np.ndarray) -> None: ...
+    draws: bool  # whether write() reads the annotated frame; the loop draws only for sinks that do
 
-    def close(self) -> None: ...
+    def write(self, result: FrameResult, annotated: np.ndarray | None) -> None: ...
+
+    def close(self, completed: bool = True) -> None: ...
 
 
 class VideoSink:
@@ -166,6 +168,8 @@ class VideoSink:
     Encoding runs on a worker thread (OpenCV releases the GIL while it encodes), overlapping the next frame's
     inference; a short queue bounds the frames in flight.
     """
+
+    draws = True
 
     def __init__(self, path: Path, fps: float) -> None:
         if path.suffix.lower() not in VIDEO_CODECS:
@@ -216,6 +220,8 @@ class VideoSink:
 class PhotoSink:
     """Annotated photos into a folder, one per input frame, named after it."""
 
+    draws = True
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.taken: set[str] = set()  # x.jpg and x.png get x_poses.png and x-2_poses.png
@@ -232,12 +238,14 @@ class PhotoSink:
 class DumpSink:
     """One JSON line per frame: index, timestamp, poses in frame coordinates."""
 
+    draws = False  # poses only: no frame is drawn for it
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.output = AtomicOutput(path)
         self.handle = open(self.output.temp, "w")
 
-    def write(self, result: FrameResult, annotated: np.ndarray) -> None:
+    def write(self, result: FrameResult, annotated: np.ndarray | None) -> None:
         record = {
             "frame": result.frame.index,
             "timestamp": round(result.frame.timestamp, 6),
@@ -262,6 +270,8 @@ class DumpSink:
 
 class WindowSink:
     """An OpenCV window: q or Esc quits, space pauses."""
+
+    draws = True
 
     TITLE = "posenet_port"
 
@@ -308,12 +318,14 @@ def run_loop(
     min_score: float = 0.5,
     max_frames: int | None = None,
 ) -> LoopStats:
-    """Estimate, annotate and hand every frame to the sinks; the fps shown is a running average."""
+    """Estimate every frame, annotate it when a sink shows or saves pictures, and hand it to the sinks; the
+    fps shown is a running average. Without such a sink nothing is drawn: beyond estimating, the loop
+    then costs reading the frame."""
     if max_frames is not None and max_frames < 1:
         raise SourceError(f"max frames {max_frames}: must be at least 1 (None for no limit)")
     stats = LoopStats()
     start = time.perf_counter()
-    completed = False
+    completed, draws = False, any(sink.draws for sink in sinks)
     try:
         for frame in source.frames():
             result = estimate_frame(estimator, frame, options)
@@ -321,7 +333,7 @@ def run_loop(
             stats.seconds = time.perf_counter() - start
             stats.inference_ms.append(result.inference_ms)
             stats.decode_ms.append(result.decode_ms)
-            annotated = annotate(result, stats.fps, min_score)
+            annotated = annotate(result, stats.fps, min_score) if draws else None
             for sink in sinks:
                 sink.write(result, annotated)
             if any(getattr(sink, "quit", False) for sink in sinks) or stats.frames == max_frames:

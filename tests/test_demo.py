@@ -116,3 +116,40 @@ def test_headless_opencv_says_how_to_get_a_window(tmp_path):
     result = run_demo("--video", video, "--max-frames", "1")
     assert result.returncode == 2
     assert "pip install opencv-python" in result.stderr and "--no-display" in result.stderr
+
+
+class RecordingSink:
+    """Keeps what the loop hands it; `draws` says whether it asks for annotated frames."""
+
+    def __init__(self, draws: bool) -> None:
+        self.draws, self.poses, self.pictures = draws, [], []
+
+    def write(self, result, annotated) -> None:
+        self.poses.append(result.poses)
+        self.pictures.append(annotated)
+
+    def close(self, completed: bool = True) -> None:
+        pass
+
+
+@pytest.mark.parametrize("with_picture_sink", [False, True])
+def test_the_loop_draws_only_when_a_sink_shows_or_saves_pictures(tmp_path, with_picture_sink):
+    from posenet_port.estimator import DecodeOptions
+    from posenet_port.live import ImageFolderSource, run_loop
+
+    for path in photo_paths()[:2]:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    estimator = PoseEstimator()
+    poses_only, pictures = RecordingSink(draws=False), RecordingSink(draws=True)
+    sinks = [poses_only, pictures] if with_picture_sink else [poses_only]
+    stats = run_loop(ImageFolderSource(tmp_path), estimator, DecodeOptions(), sinks)
+    assert stats.frames == 2
+    frames = [cv2.imread(str(tmp_path / name)) for name in sorted(p.name for p in tmp_path.iterdir())]
+    for poses, frame in zip(poses_only.poses, frames):  # the same poses whether or not anything is drawn
+        expected = estimator.estimate_poses(frame, color_order="bgr")
+        assert [[(k.x, k.y) for k in p.keypoints] for p in poses] == [[(k.x, k.y) for k in p.keypoints] for p in expected]
+    if with_picture_sink:
+        assert all(picture.shape == frame.shape and (picture != frame).any()
+                   for picture, frame in zip(pictures.pictures, frames))
+    else:
+        assert poses_only.pictures == [None, None]  # nothing drew a frame no sink would show

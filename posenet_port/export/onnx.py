@@ -110,9 +110,10 @@ def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
     return export_onnx(source.weights, source.spec.output_stride, path, recipe.variant, calibration)
 
 
-def quantize_int8(model, calibration: Sequence[np.ndarray]) -> bytes:
+def quantize_int8(model, calibration: Sequence[np.ndarray], float_layers: Sequence[str] = ()) -> bytes:
     """QDQ int8 of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, uint8
-    activations with min-max ranges from `calibration`."""
+    activations with min-max ranges from `calibration`. The convolutions of `float_layers` (MobileNet scopes such
+    as `Conv2d_3_depthwise`) stay float: tools/int8_float_layers.py studies which layers int8 costs keypoints in."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -130,6 +131,15 @@ def quantize_int8(model, calibration: Sequence[np.ndarray]) -> bytes:
         quantize_static(
             str(source), str(target), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=_layer_nodes(model, float_layers),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
         return target.read_bytes()
+
+
+def _layer_nodes(model, scopes: Sequence[str]) -> list[str]:
+    """The nodes of these layers: the convolution and its ReLU6, and for a head everything after it to the
+    output (else the quantizer would still round a float head's output at its Sigmoid or Transpose)."""
+    owners = {"heatmap_sigmoid": "heatmap_2", "heatmap_to_nhwc": "heatmap_2"}
+    return [node.name for node in model.graph.node
+            if owners.get(node.name, node.name.split("/")[0].removesuffix("_to_nhwc")) in scopes]
