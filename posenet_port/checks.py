@@ -28,7 +28,7 @@ from .artifacts import Artifact
 from .constants import NUM_KEYPOINTS
 from .decode import Pose, decode_multiple_poses
 from .draw import draw_comparison, draw_poses, write_image
-from .errors import RuntimeUnavailableError
+from .errors import RuntimeUnavailableError, check_interrupted
 from .estimator import NetworkOutputs, network_outputs
 from .fileio import write_bytes_atomic
 from .formats import FORMATS
@@ -312,6 +312,7 @@ def run_checks(
     _run(reference, _Outputs.REFERENCE, batches, runs)
     notes = {}
     for artifact in artifacts:
+        check_interrupted()
         try:
             _run(artifact, artifact.name, {size: batches[size] for size in sizes[artifact.name]}, runs)
         except RuntimeUnavailableError as error:

@@ -6,13 +6,14 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .architecture import MAX_INPUT_SIZE
-from .errors import PosenetPortError
+from .errors import PosenetPortError, check_interrupted, handle_interrupts
 from .preprocess import MAX_PIXELS
 from .quiet import VERBOSE_FLAG, native_noise_filtered, verbose_requested
 from .spec import DEFAULT_INPUT_SIZE
@@ -62,8 +63,11 @@ def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        handle_interrupts()
     try:
         status = main(argv)
+        check_interrupted()
         # Done, outputs complete: a Ctrl-C while TensorFlow tears down (seconds, after the last line) would only
         # turn this success into a silent death by SIGINT.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -124,10 +128,12 @@ class StepTimer:
 
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
+        check_interrupted()
         index = len(self.durations) + 1
         print(f"[{index}/{self.total}] {label} ...", file=self.stream, flush=True)
         start = time.perf_counter()
         yield
+        check_interrupted()
         self.durations[label] = time.perf_counter() - start
         print(f"      done in {self.durations[label]:.2f} s", file=self.stream, flush=True)
 

@@ -1,4 +1,10 @@
-"""The project's own error types: every failure a user can cause ends in one of these."""
+"""The project's own error types: every failure a user can cause ends in one of these; and Ctrl-C, remembered."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import NoReturn
 
 
 class PosenetPortError(Exception):
@@ -40,3 +46,38 @@ def raised_by_interrupt(error: BaseException) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+_interrupted = threading.Event()
+
+
+def handle_interrupts() -> None:
+    """For the CLIs (main thread): Ctrl-C raises KeyboardInterrupt as usual and is remembered, so that
+    `check_interrupted` raises it again if a library swallowed it; Python's "Exception ignored" report of the
+    swallowed one (a traceback) is left out."""
+    signal.signal(signal.SIGINT, _on_interrupt)
+    sys.unraisablehook = _report_unraisable
+
+
+def _on_interrupt(signum: int, frame: object) -> NoReturn:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _report_unraisable(unraisable) -> None:
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):  # that one is raised again by check_interrupted
+        sys.__unraisablehook__(unraisable)
+
+
+def interrupt_handled() -> None:
+    """A command that ends on Ctrl-C by design (the demo keeps what it recorded) has answered it."""
+    _interrupted.clear()
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt again if a Ctrl-C came and was swallowed. Python raises it wherever the main thread
+    is, and inside a garbage-collector callback (jax, which TensorFlow imports here, registers one) or a __del__
+    the exception is printed as "Exception ignored" and dropped: a rebuild then ran on for a minute. Long loops
+    call this between steps."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from .architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 from .cli import add_pose_arguments, add_verbose_argument, run_cli
+from .errors import check_interrupted
 from .estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, DecodeOptions, PoseEstimator
 from .fileio import unique_name
 from .preprocess import ImageError, check_image_file, load_image
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
     taken: set[str] = set()
     for path in args.photos:
+        check_interrupted()
         rgb = load_image(path, args.max_pixels)
         outputs = estimator.infer(rgb)
         poses = estimator.decode(outputs, options)

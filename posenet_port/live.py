@@ -18,7 +18,7 @@ import numpy as np
 
 from .decode import Pose
 from .draw import draw_poses
-from .errors import OutputError, PosenetPortError
+from .errors import OutputError, PosenetPortError, check_interrupted, interrupt_handled
 from .estimator import DecodeOptions, PoseEstimator, network_outputs
 from .calibration import IMAGE_SUFFIXES
 from .fileio import AtomicOutput, unique_name
@@ -328,6 +328,7 @@ def run_loop(
     completed, draws = False, any(sink.draws for sink in sinks)
     try:
         for frame in source.frames():
+            check_interrupted()  # a camera never ends: a swallowed Ctrl-C must still stop it
             result = estimate_frame(estimator, frame, options)
             stats.frames += 1
             stats.seconds = time.perf_counter() - start
@@ -341,6 +342,7 @@ def run_loop(
         completed = True
     except KeyboardInterrupt:
         completed = True  # Ctrl-C ends a camera session: keep what was recorded, complete and playable
+        interrupt_handled()
     finally:
         _close_all(sinks, completed)
     stats.seconds = time.perf_counter() - start

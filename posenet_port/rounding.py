@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from .architecture import ArchitectureConfig, conv_steps
+from .errors import check_interrupted
 from .weights import ConvWeights, PosenetWeights
 
 # Chosen on the tuning photos only (samples.tuning_photos): refit ridge 0.1 and rounding damping 0.01, both
@@ -112,6 +113,7 @@ def round_weights(
     rounded_inputs = list(float_inputs)
     rounded = []
     for conv, step in zip(weights.convs(), conv_steps(ArchitectureConfig(weights.multiplier, output_stride))):
+        check_interrupted()  # a 17 s step: answer a Ctrl-C that was swallowed (see errors.py) between layers
         new = _round_layer(conv, step, float_inputs, rounded_inputs, grid)
         rounded.append(new)
         if not step.is_head:

@@ -153,3 +153,26 @@ def test_the_loop_draws_only_when_a_sink_shows_or_saves_pictures(tmp_path, with_
                    for picture, frame in zip(pictures.pictures, frames))
     else:
         assert poses_only.pictures == [None, None]  # nothing drew a frame no sink would show
+
+
+def test_ctrl_c_ends_the_demo_and_keeps_what_was_recorded(tmp_path):
+    import signal
+    import time
+
+    from posenet_port.weights import SHIPPED_WEIGHTS
+
+    video, out = tmp_path / "long.mp4", tmp_path / "annotated.mp4"
+    written = pan_and_zoom_video(video, frames_per_photo=200)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "posenet_port.demo", "--video", str(video), "--model", str(SHIPPED_WEIGHTS.model_path),
+         "--no-display", "--output", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    while not process.stdout.readline().startswith("model:") and process.poll() is None:
+        pass
+    time.sleep(1.0)  # some frames in, far from the end
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and "Traceback" not in stderr and "interrupted" not in stderr, stderr[-2000:]
+    recorded = read_frames(out)
+    print(f"{len(recorded)} of {len(written)} frames recorded before Ctrl-C")
+    assert 0 < len(recorded) < len(written) and f"wrote {out}" in stdout

@@ -104,3 +104,42 @@ def test_a_model_whose_name_is_not_utf8_runs(frozen_pb, tmp_path):
     result = run_module("estimate", SOLVAY, "--model", model)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pose(s)" in result.stdout
+
+
+SWALLOWED_CTRL_C = """
+import gc, os, signal, sys
+from posenet_port.cli import StepTimer, run_cli
+
+fired = []
+
+def callback(phase, info):  # what jax (imported by TensorFlow) registers: exceptions raised in it are dropped
+    if phase == "start" and not fired:
+        fired.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10000):  # the SIGINT handler runs here, inside the callback
+            pass
+        fired.append("the callback ran to its end")
+
+def main(argv):
+    gc.callbacks.append(callback)
+    gc.collect()
+    print("the Ctrl-C stopped the callback" if fired == [True] else fired)
+    timer = StepTimer(3)
+    for index in range(3):
+        with timer.step(f"step {index}"):
+            pass
+    print("finished every step")
+    return 0
+
+sys.exit(run_cli(main, []))
+"""
+
+
+def test_a_ctrl_c_swallowed_by_a_garbage_collector_callback_still_stops_the_command():
+    result = subprocess.run([sys.executable, "-c", SWALLOWED_CTRL_C], capture_output=True, text=True, cwd=REPO,
+                            timeout=120)
+    assert "the Ctrl-C stopped the callback" in result.stdout  # ... and Python dropped its KeyboardInterrupt
+    assert result.returncode == 130, result.stderr[-2000:]
+    assert "interrupted" in result.stderr and "finished every step" not in result.stdout
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert "[1/3]" not in result.stdout  # stopped at the first step boundary
