@@ -129,12 +129,14 @@ def test_interrupted_rebuild_leaves_nothing_that_looks_complete(tmp_path, signal
         time.sleep(delay)
         process.send_signal(signal_number)
         stderr = process.communicate(timeout=120)[1]
-        if process.returncode == 0:
-            continue  # finished before the signal: nothing was interrupted
-        if signal_number == signal.SIGINT:
-            assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+        # Never finished first (GPTQ rounding alone takes 17 s): a Ctrl-C that a library swallowed used to let
+        # the rebuild run to its end with exit 0.
+        expected = 130 if signal_number == signal.SIGINT else -signal.SIGKILL
+        assert process.returncode == expected and "Traceback" not in stderr, stderr[-2000:]
         if out.exists():
             assert_every_final_artifact_is_whole(out)
+    if signal_number == signal.SIGINT:
+        return  # the rerun over what was left behind (a minute) is the SIGKILL case's: it leaves the most
     rerun = subprocess.run([sys.executable, "-m", "posenet_port.rebuild", "--out", str(out), *recipes], cwd=REPO,
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]

@@ -43,12 +43,10 @@ class LayoutResult:
     kernels_validation: Agreement | None = None  # the same model in ONNX Runtime's int8 kernels
 
 
-def layouts(scopes: Sequence[str], each_layer: bool = True) -> list[Layout]:
+def layouts(scopes: Sequence[str]) -> list[Layout]:
     """All int8; each layer alone in float; then int8 kept only in the last pointwise layers."""
     pointwise = [s for s in scopes if s.endswith("_pointwise")]
-    found = [Layout("all int8", ())]
-    if each_layer:
-        found += [Layout(f"{scope} float", (scope,)) for scope in scopes]
+    found = [Layout("all int8", ())] + [Layout(f"{scope} float", (scope,)) for scope in scopes]
     for kept in (7, 2, 1):
         int8 = pointwise[-kept:]
         found.append(Layout(f"only {', '.join(int8) if kept < 3 else f'the last {kept} pointwise layers'} int8",
@@ -130,14 +128,14 @@ def report(results: Sequence[LayoutResult], size: int, machine: str) -> str:
         "equal | passes the 1-byte floor | validation in the int8 kernels |",
         "|---|---|---|---|---|---|---|",
     ]
+
     def clears(found: Agreement) -> bool:
         return found.within_share >= floor.min_within and found.equal_count_share >= floor.min_equal_counts
 
     for r in results:
-        passes = clears(r.validation)
         lines.append(f"| {r.layout.label} | {100 * r.tuning.within_share:.1f} % | {r.tuning.equal_counts}/"
                      f"{r.tuning.photos} | {100 * r.validation.within_share:.1f} % | {r.validation.equal_counts}/"
-                     f"{r.validation.photos} | {'yes' if passes else 'no'} | {_kernels(r.kernels_validation)} |")
+                     f"{r.validation.photos} | {'yes' if clears(r.validation) else 'no'} | {_kernels(r.kernels_validation)} |")
     chosen = [r for r in results if clears(r.tuning)]
     lucky = [r for r in results if clears(r.validation) and not clears(r.tuning)]
     lines += ["", "A recipe is chosen on the tuning photos, then judged on the validation photos. "
