@@ -251,8 +251,12 @@ def decode_multiple_poses(
         raise DecodeError(f"NMS radius {nms_radius}: must be a positive number of pixels")
     tensors = check_tensors(heatmap_scores, offsets, (displacements_fwd, displacements_bwd), output_stride)
     decode = _decode_compiled if _decoder is not None else decode_multiple_poses_python
-    squared_radius = float(nms_radius) * float(nms_radius)  # as posenet squares it
-    return decode(*tensors, output_stride, max_detections, float(score_threshold), squared_radius)
+    return decode(*tensors, output_stride, max_detections, float(score_threshold), squared_nms_radius(nms_radius))
+
+
+def squared_nms_radius(nms_radius: float) -> float:
+    """What both decoders compare squared distances with: the radius times itself in double, as posenet squares it."""
+    return float(nms_radius) * float(nms_radius)
 
 
 def _decode_compiled(scores, offsets, fwd, bwd, stride: int, max_detections: int, score_threshold: float,

@@ -13,6 +13,7 @@ from posenet_port.decode import (
     decode_multiple_poses_python,
     decode_single_pose,
     max_heap_order,
+    squared_nms_radius,
 )
 from posenet_port.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.preprocess import load_image, preprocess
@@ -145,6 +146,6 @@ def test_compiled_decoder_gives_the_python_decoders_poses_exactly(compiled_decod
         compiled = decode_ours(t, settings)
         checked = check_tensors(t["scores"], t["offsets"], (t["fwd"], t["bwd"]), settings.output_stride)
         python = decode_multiple_poses_python(*checked, settings.output_stride, settings.max_detections,
-                                              settings.score_threshold, float(settings.nms_radius) * float(settings.nms_radius))
+                                              settings.score_threshold, squared_nms_radius(settings.nms_radius))
         assert compiled == python, f"{label} {name}"
     assert len(decode_ours(cases["random-0"], settings)) == settings.max_detections  # many roots: the loop is full

@@ -11,6 +11,7 @@ from typing import Callable
 
 from ..cli import path_size
 from ..machine import describe_cpu, has_vnni
+from ..timing import time_calls
 from .measure import LatencySpec, Timing, gflops, measure, measure_stats, peak_throughput, run_worker
 
 
@@ -31,7 +32,8 @@ class Section:
 def bench_decode(runs: int) -> Section:
     """Decoding the Solvay photo's tensors (29 people) at input 257: our decoders against posenet 2.2.2's own
     decodeMultiplePoses in node on the same tensors, and beside inference, in the same run."""
-    from ..decode import DECODER, decode_multiple_poses, decode_multiple_poses_python, decode_single_pose
+    from ..decode import (DECODER, decode_multiple_poses, decode_multiple_poses_python, decode_single_pose,
+                          squared_nms_radius)
     from ..estimator import DecodeOptions, PoseEstimator
     from ..posenet_js import DecodeSettings, PosenetJs
     from ..preprocess import load_image, preprocess
@@ -45,7 +47,7 @@ def bench_decode(runs: int) -> Section:
     stride = estimator.output_stride
     poses = decode_multiple_poses(*tensors, stride)
     defaults = DecodeOptions()  # the Python decoder takes what decode_multiple_poses derives from them
-    python_settings = (defaults.max_poses, defaults.score_threshold, defaults.nms_radius * defaults.nms_radius)
+    python_settings = (defaults.max_poses, defaults.score_threshold, squared_nms_radius(defaults.nms_radius))
     reference = PosenetJs()
     reference.decode([dict(zip(("scores", "offsets", "fwd", "bwd"), tensors))], DecodeSettings(output_stride=stride),
                      repeat=runs, warmup=100)  # V8 compiles the decoder while it warms up
@@ -124,10 +126,11 @@ def bench_demo(runs: int, build_dir: Path = Path("build")) -> Section:
     section = Section(f"Demo loop, no display: {frames} frames of 640x480 video, input 257, 2 threads")
     with tempfile.TemporaryDirectory() as work:
         video = demo_video(Path(work) / "pan.mp4", frames)
-        read_ms = _read_ms(video)
+        in_memory = _FramesInMemory(list(CaptureSource(video).frames()))
+        read_ms = [ms / len(in_memory.list) for ms in  # reading and decoding the whole video, per frame
+                   time_calls(lambda: sum(1 for _ in CaptureSource(video).frames()), runs=3, warmup=0)]
         section.timings.append(Timing("reading the 640x480 mp4 alone, per frame", statistics.median(read_ms),
                                       min(read_ms), max(read_ms), len(read_ms)))
-        in_memory = _FramesInMemory(list(CaptureSource(video).frames()))
         workloads = (
             (WHOLE_LOOP, lambda: CaptureSource(video), lambda repeat: [VideoSink(Path(work) / f"out{repeat}.mp4", 30)]),
             (DUMP_LOOP, lambda: CaptureSource(video), lambda repeat: [DumpSink(Path(work) / f"poses{repeat}.jsonl")]),
@@ -163,18 +166,6 @@ def bench_demo(runs: int, build_dir: Path = Path("build")) -> Section:
         "adds drawing on the loop's thread, and encoding runs on a worker thread while inference uses both cores.",
     ]
     return section
-
-
-def _read_ms(video: Path, passes: int = 3) -> list[float]:
-    """Milliseconds per frame to read and decode the whole video, per pass."""
-    from ..live import CaptureSource
-
-    found = []
-    for _ in range(passes):
-        start = time.perf_counter()
-        count = sum(1 for _ in CaptureSource(video).frames())
-        found.append((time.perf_counter() - start) * 1000 / count)
-    return found
 
 
 SIZES = (257, 353)
