@@ -4,9 +4,9 @@ import os
 # TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) hides our own output; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .architecture import ArchitectureConfig, check_input_size, snap_input_size
-from .errors import ConfigError, PosenetPortError, WeightsError
-from .weights import PosenetWeights, load_weights
+from posenet_port.errors import ConfigError, PosenetPortError, WeightsError
+from posenet_port.model.architecture import ArchitectureConfig, check_input_size, snap_input_size
+from posenet_port.model.weights import PosenetWeights, load_weights
 
 __version__ = "0.1.0"
 __all__ = [

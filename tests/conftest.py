@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_report_header(config) -> str:
     """Float results depend on the CPU's kernels: name them at the top of every report."""
-    from posenet_port.machine import describe_cpu
+    from posenet_port._util.machine import describe_cpu
 
     return f"CPU: {describe_cpu()}"
 
@@ -43,28 +43,28 @@ def pytest_sessionfinish(session) -> None:
 
 def photo_paths() -> list[Path]:
     """Real public-domain photos: Grace Hopper (shipped by matplotlib) and the 1927 Solvay group."""
-    from posenet_port.samples import sample_photos
+    from posenet_port.pipeline.photos import sample_photos
 
     return sample_photos()
 
 
 @pytest.fixture(scope="session")
 def shipped_weights():
-    from posenet_port.weights import load_weights
+    from posenet_port.model.weights import load_weights
 
     return load_weights()
 
 
 @pytest.fixture(scope="session")
 def model(shipped_weights):
-    from posenet_port.graph import build_model
+    from posenet_port.model.tf_graph import build_model
 
     return build_model(shipped_weights)
 
 
 @pytest.fixture(scope="session")
 def frozen_pb(model, tmp_path_factory) -> Path:
-    from posenet_port.freeze import write_frozen_graph
+    from posenet_port.model.freeze import write_frozen_graph
 
     return write_frozen_graph(model, tmp_path_factory.mktemp("frozen") / "posenet.pb")
 
@@ -72,7 +72,7 @@ def frozen_pb(model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def node_oracle():
     """Real TensorFlow.js needs node and `npm ci`; in CI their absence is a failure, never a skip."""
-    from posenet_port.nodejs import NodeUnavailableError, node_executable, node_modules_dir
+    from posenet_port._util.nodejs import NodeUnavailableError, node_executable, node_modules_dir
 
     try:
         node_executable()
@@ -106,7 +106,7 @@ def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
 def rebuilt(tmp_path_factory, node_oracle) -> Path:
     """One real `python -m posenet_port.rebuild` with every recipe of every format asked for by name (so the
     failing ones are written too) and the checks, shared by the tests."""
-    from posenet_port.formats import export_formats
+    from posenet_port.formats.registry import export_formats
 
     out = tmp_path_factory.mktemp("build")
     named = [arg for name, fmt in export_formats().items() for arg in (f"--{name}", ",".join(fmt.recipes))]
@@ -123,7 +123,7 @@ def nearest_rounding(weights, bits: int):
     (what converters do): the baseline GPTQ must beat, and with few bits a deliberately coarse model."""
     import numpy as np
 
-    from posenet_port.weights import ConvWeights, PosenetWeights
+    from posenet_port.model.weights import ConvWeights, PosenetWeights
 
     levels = 2 ** (bits - 1) - 1
 
@@ -139,10 +139,10 @@ def nearest_rounding(weights, bits: int):
 def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
     """Our Python pipeline on a tfjs model: its outputs from real TensorFlow.js (wasm), our decoder, photo
     coordinates. What posenet 2.2.2 in node or a browser must reproduce for the same model."""
-    from posenet_port.checks import decode_input_poses
-    from posenet_port.estimator import network_outputs
-    from posenet_port.preprocess import preprocess
-    from posenet_port.runners.tfjs import TfjsNodeRunner
+    from posenet_port.formats.tfjs.runner import TfjsNodeRunner
+    from posenet_port.inference.estimator import network_outputs
+    from posenet_port.inference.preprocess import preprocess
+    from posenet_port.pipeline.checks import decode_input_poses
 
     batches = [preprocess(rgb, input_size) for rgb in photos]
     raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])

@@ -222,19 +222,20 @@ Damage = Callable[[Path, random.Random], str]
 
 
 def load_graph_model(directory: Path) -> object:
-    from posenet_port.weights import load_weights
+    from posenet_port.model.weights import load_weights
 
     return load_weights(directory / "model.json")
 
 
 def load_checkpoint(directory: Path) -> object:
-    from posenet_port.weights import load_weights
+    from posenet_port.model.weights import load_weights
 
     return load_weights(directory / "manifest.json")
 
 
 def inspect_model(path: Path) -> object:
-    from posenet_port.nodes import identify_roles, read_model
+    from posenet_port.formats.listing import read_model
+    from posenet_port.formats.roles import identify_roles
 
     return identify_roles(read_model(path))
 
@@ -243,7 +244,7 @@ def run_in_runtime(path: Path) -> object:
     """Open a model file in its format's runtime and run one small image: parsing and running are both native code."""
     import numpy as np
 
-    from posenet_port.formats import open_model
+    from posenet_port.formats.registry import open_model
 
     return open_model(path, 1)(np.zeros((1, 33, 33, 3), np.float32))
 
@@ -259,7 +260,7 @@ def load_ir(directory: Path) -> object:
 
 
 def load_photo(path: Path) -> object:
-    from posenet_port.preprocess import load_image
+    from posenet_port.inference.preprocess import load_image
 
     return load_image(path)
 
@@ -281,9 +282,9 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     """The clean models every case starts from: the shipped graph model, a checkpoint, a .pb, a .tflite."""
     import tensorflow as tf
 
-    from posenet_port.freeze import write_frozen_graph
-    from posenet_port.graph import build_model
-    from posenet_port.weights import SHIPPED_WEIGHTS, load_weights
+    from posenet_port.model.freeze import write_frozen_graph
+    from posenet_port.model.tf_graph import build_model
+    from posenet_port.model.weights import SHIPPED_WEIGHTS, load_weights
 
     sources = {"graph-model": fresh_copy(SHIPPED_WEIGHTS.directory, work / "graph-model")}
     weights = load_weights()
@@ -303,7 +304,7 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     (work / "posenet.tflite").write_bytes(converter.convert())
     sources["tflite"] = work / "posenet.tflite"
     sources["model.json"] = sources["graph-model"] / "posenet.json"
-    from posenet_port.export.onnx import export_onnx
+    from posenet_port.formats.onnx.export import export_onnx
 
     sources["onnx"] = sources["onnx-list-nodes"] = export_onnx(weights, 16, work / "posenet.onnx", "float32")
     (work / "openvino").mkdir(exist_ok=True)
@@ -313,7 +314,7 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     sources["openvino"] = work / "openvino"
     import cv2
 
-    from posenet_port.samples import sample_photos
+    from posenet_port.pipeline.photos import sample_photos
 
     portrait = cv2.resize(cv2.imread(str(sample_photos()[0])), (96, 128))
     sources["photo.png"] = work / "photo.png"

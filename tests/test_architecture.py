@@ -1,13 +1,13 @@
 import pytest
 
-from posenet_port.architecture import (
+from posenet_port.errors import ConfigError
+from posenet_port.model.architecture import (
     ArchitectureConfig,
     check_input_size,
     is_valid_input_size,
     layer_specs,
     snap_input_size,
 )
-from posenet_port.errors import ConfigError
 
 # (stride, dilation) of conv0 and blocks 1..13, worked out by hand from tfjs `toOutputStridedLayers`.
 EXPECTED_LAYERS = {

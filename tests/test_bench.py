@@ -2,8 +2,8 @@
 import pytest
 import tensorflow as tf
 
-from posenet_port.architecture import multiply_adds
-from posenet_port.freeze import frozen_graph_def
+from posenet_port.model.architecture import multiply_adds
+from posenet_port.model.freeze import frozen_graph_def
 
 
 @pytest.mark.parametrize("size", [257, 353])

@@ -1,4 +1,4 @@
-"""The exported tfjs models in the real page, in Debian's chromium (headless), served by `posenet_port.serve`."""
+"""The exported tfjs models in the real page, in Debian's chromium (headless), served by `posenet_port.cli.serve`."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from posenet_port.artifacts import MANIFEST_NAME
-from posenet_port.nodejs import run_node_script
-from posenet_port.preprocess import load_image
-from posenet_port.serve import ServeError, make_server
-from posenet_port.spec import spec_from_manifest
-
 from conftest import photo_paths, run_module, tfjs_pipeline_poses
+
+from posenet_port._util.nodejs import run_node_script
+from posenet_port.cli.serve import ServeError, make_server
+from posenet_port.formats.artifacts import MANIFEST_NAME, spec_from_manifest
+from posenet_port.inference.preprocess import load_image
 
 CHROMIUM = "/usr/bin/chromium"
 STEM = "posenet_mobilenet_v1_075_stride16_tfjs_"

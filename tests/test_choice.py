@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from posenet_port.choice import CHOICE_NAME, choose_model
-from posenet_port.estimator import PoseEstimator
-from posenet_port.machine import describe_cpu
+from posenet_port._util.machine import describe_cpu
+from posenet_port.inference.choice import CHOICE_NAME, choose_model
+from posenet_port.inference.estimator import PoseEstimator
 
 
 @pytest.fixture()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import photo_paths, require_compiled
 
-from posenet_port.decode import (
+from posenet_port.inference.decode import (
     DECODER,
     DecodeError,
     check_stride,
@@ -15,10 +16,8 @@ from posenet_port.decode import (
     max_heap_order,
     squared_nms_radius,
 )
-from posenet_port.posenet_js import DecodeSettings, PosenetJs
-from posenet_port.preprocess import load_image, preprocess
-
-from conftest import photo_paths, require_compiled
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
 
 POSITION_TOLERANCE = 1e-3  # px
 SCORE_TOLERANCE = 1e-5

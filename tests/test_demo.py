@@ -9,10 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from posenet_port.estimator import PoseEstimator
-
 from conftest import photo_paths
+
+from posenet_port.inference.estimator import PoseEstimator
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (640, 480)
@@ -134,8 +133,8 @@ class RecordingSink:
 
 @pytest.mark.parametrize("with_picture_sink", [False, True])
 def test_the_loop_draws_only_when_a_sink_shows_or_saves_pictures(tmp_path, with_picture_sink):
-    from posenet_port.estimator import DecodeOptions
-    from posenet_port.live import ImageFolderSource, run_loop
+    from posenet_port.inference.estimator import DecodeOptions
+    from posenet_port.inference.stream import ImageFolderSource, run_loop
 
     for path in photo_paths()[:2]:
         (tmp_path / path.name).write_bytes(path.read_bytes())
@@ -159,7 +158,7 @@ def test_ctrl_c_ends_the_demo_and_keeps_what_was_recorded(tmp_path):
     import signal
     import time
 
-    from posenet_port.weights import SHIPPED_WEIGHTS
+    from posenet_port.model.weights import SHIPPED_WEIGHTS
 
     video, out = tmp_path / "long.mp4", tmp_path / "annotated.mp4"
     written = pan_and_zoom_video(video, frames_per_photo=200)

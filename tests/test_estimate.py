@@ -10,18 +10,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from posenet_port.artifacts import MANIFEST_NAME
-from posenet_port.decode import DecodeError
-from posenet_port.errors import ConfigError
-from posenet_port.estimator import WEIGHT_ENGINES, DecodeOptions, PoseEstimator
-from posenet_port.posenet_js import DecodeSettings, PosenetJs
-from posenet_port.preprocess import load_image
-from posenet_port.spec import ModelSpec
-from posenet_port.weights import SHIPPED_WEIGHTS
-
 from conftest import photo_paths
 from parity import float32_bound
+
+from posenet_port.errors import ConfigError
+from posenet_port.formats.artifacts import MANIFEST_NAME
+from posenet_port.inference.decode import DecodeError
+from posenet_port.inference.estimator import WEIGHT_ENGINES, DecodeOptions, PoseEstimator
+from posenet_port.inference.preprocess import load_image
+from posenet_port.model.spec import ModelSpec
+from posenet_port.model.weights import SHIPPED_WEIGHTS
+from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
 
 REPO = Path(__file__).resolve().parent.parent
 KEYPOINT_TOLERANCE = 2.0  # px, keypoints with score > 0.5
@@ -78,7 +77,7 @@ def test_frozen_graph_gives_the_same_poses_as_the_weights(frozen_pb, photos):
 
 
 def test_the_default_engine_runs_weights_without_tensorflow():
-    code = ("import sys; from posenet_port.estimator import PoseEstimator; e = PoseEstimator(); "
+    code = ("import sys; from posenet_port.inference.estimator import PoseEstimator; e = PoseEstimator(); "
             "print(type(e.runner).__name__, 'tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.stdout.split() == ["OnnxRunner", "False"], result.stderr[-2000:]

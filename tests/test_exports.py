@@ -9,16 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from posenet_port.checks import FAIL, FLOORS, PASS, VALIDATION
-from posenet_port.formats import FORMATS, export_formats
-from posenet_port.posenet_js import DecodeSettings, PosenetJs
-from posenet_port.preprocess import load_image, preprocess
-from posenet_port.runners.tflite import LiteRTRunner
-from posenet_port.weights import sha256_file
-
 from conftest import photo_paths, run_module, tfjs_pipeline_poses
 from parity import assert_outputs_close
+
+from posenet_port.formats.registry import FORMATS, export_formats
+from posenet_port.formats.tflite.runner import LiteRTRunner
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.weights import sha256_file
+from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
+from posenet_port.pipeline.checks import FAIL, FLOORS, PASS, VALIDATION
 
 REPO = Path(__file__).resolve().parent.parent
 STEM = "posenet_mobilenet_v1_075_stride16"
@@ -115,8 +114,8 @@ def test_weights_placed_on_a_grid_lose_nothing_more_in_conversion(build):
     """The float16 and uint8-mixed recipes store exactly the rounded weights: each model computes what the
     rounded frozen graph computes in TensorFlow, within float32 rounding (int8 is left out: its activations
     are quantized too)."""
-    from posenet_port.runners.graph import FrozenGraphRunner
-    from posenet_port.runners.tfjs import TfjsNodeRunner
+    from posenet_port.formats.tf.runner import FrozenGraphRunner
+    from posenet_port.formats.tfjs.runner import TfjsNodeRunner
 
     image = preprocess(load_image(photo_paths()[0]), 257)[0]
     for grid, models in (("float16", ("257_float16-gptq.tflite", "tfjs_float16-gptq")),
@@ -148,7 +147,7 @@ def test_check_report_and_grid_images(build):
 
 @pytest.mark.slow
 def test_tflite_models_run_in_ai_edge_litert(build, model):
-    from posenet_port.runners.tflite import interpreter_class
+    from posenet_port.formats.tflite.runner import interpreter_class
 
     assert interpreter_class().__module__.startswith("ai_edge_litert")
     image = preprocess(load_image(photo_paths()[0]), 257)[0]
@@ -163,7 +162,7 @@ def test_tflite_models_run_in_ai_edge_litert(build, model):
 @pytest.mark.parity
 def test_tflite_float32_matches_the_graph_on_real_photos(frozen_pb, model, tmp_path):
     """XNNPACK's float32 kernels against TensorFlow's: within float32 rounding on every CPU."""
-    from posenet_port.export.tflite import export_tflite
+    from posenet_port.formats.tflite.export import export_tflite
 
     runner = LiteRTRunner(export_tflite(frozen_pb, tmp_path / "float32.tflite", "float32", 257), threads=2)
     for photo in photo_paths():
@@ -215,7 +214,7 @@ def test_bad_settings_fail_before_any_work(tmp_path, args, message):
 def without_tensorflowjs(*args: str) -> subprocess.CompletedProcess:
     """`rebuild ARGS` in a Python that cannot import tensorflowjs, as after a plain `pip install .`."""
     code = ("import sys; sys.modules['tensorflowjs'] = None; "
-            "from posenet_port.cli import run_cli; from posenet_port.rebuild import main; "
+            "from posenet_port.cli.common import run_cli; from posenet_port.cli.rebuild import main; "
             f"sys.exit(run_cli(main, {list(args)!r}))")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=600)
 
@@ -223,7 +222,7 @@ def without_tensorflowjs(*args: str) -> subprocess.CompletedProcess:
 def test_tfjs_models_are_written_without_the_tensorflowjs_package(tmp_path, shipped_weights):
     """tensorflowjs is not a dependency: a Python that cannot import it writes every tfjs variant, which our loader
     reads back as the weights it was given."""
-    from posenet_port.weights import load_weights
+    from posenet_port.model.weights import load_weights
 
     result = without_tensorflowjs("--out", str(tmp_path / "out"), "--no-checks", "--formats", "tfjs")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -253,7 +252,7 @@ def test_tfjs_checks_without_node_packages_are_not_run_loudly_or_fail_on_request
 @pytest.mark.slow
 def test_our_tfjs_exports_load_back_as_posenet_weights(build, shipped_weights):
     """The loader reads every model we export, the one-byte model's per-channel Mul folded back into its kernels."""
-    from posenet_port.weights import load_weights
+    from posenet_port.model.weights import load_weights
 
     expected = shipped_weights.variables()
     # float16-gptq is left out: GPTQ moves weights by more than a rounding step (measured in test_rounding.py).

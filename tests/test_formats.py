@@ -8,16 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from posenet_port.calibration import Calibration
-from posenet_port.export import ExportSource, Recipe
-from posenet_port.formats import FORMATS, Format, detect_format, export_formats, register
-from posenet_port.preprocess import load_image, preprocess
-from posenet_port.nodes import identify_roles, read_model
-from posenet_port.spec import POSENET_HEAD_ORDER, ModelSpec, canonical_output_name, spec_from_manifest
-
+import toy_npz
 from conftest import photo_paths
 from parity import assert_outputs_close
+
+from posenet_port.formats.artifacts import spec_from_manifest
+from posenet_port.formats.base import ExportSource, Format
+from posenet_port.formats.listing import read_model
+from posenet_port.formats.registry import FORMATS, detect_format, export_formats, register
+from posenet_port.formats.roles import identify_roles
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.spec import POSENET_HEAD_ORDER, ModelSpec, canonical_output_name
+from posenet_port.pipeline.calibration import Calibration
 
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 IN_PROCESS = [name for name, fmt in export_formats().items() if fmt.in_process]
@@ -51,8 +53,8 @@ def test_every_format_exports_float32_that_its_runtime_runs_as_the_graph_compute
 @pytest.mark.parity
 @pytest.mark.parametrize("name", [n for n in IN_PROCESS if not FORMATS[n].fixed_input])
 def test_atrous_output_stride_8_is_exact_in_every_dynamic_format(name, shipped_weights, tmp_path):
-    from posenet_port.freeze import write_frozen_graph
-    from posenet_port.graph import build_model
+    from posenet_port.model.freeze import write_frozen_graph
+    from posenet_port.model.tf_graph import build_model
 
     graph = build_model(shipped_weights, 8)
     frozen = write_frozen_graph(graph, tmp_path / "stride8.pb")
@@ -97,9 +99,7 @@ def test_onnx_graph_is_posenet_itself_with_native_dilations(shipped_weights, fro
 # A format that only the tests know
 # ----------------------------------------------------------------------------------------------------------------
 
-TOY = Format("toy-npz", "toy .npz", "toy_npz_runner", "toy_npz_export",
-             {"float32": Recipe("float32", "float64", None, "float32", "weights in a .npz, run in NumPy float64")},
-             "{stem}_{recipe}.toy.npz", (".npz",))
+TOY = toy_npz.FORMAT
 
 
 @pytest.fixture
@@ -111,13 +111,13 @@ def toy_format():
 
 @pytest.mark.slow
 def test_a_format_registered_by_a_test_is_exported_run_checked_chosen_and_benchmarked(toy_format, tmp_path):
-    """Two modules of the test suite (tests/toy_npz_export.py, tests/toy_npz_runner.py) and one `register` line:
-    rebuild exports and checks it, the manifest carries its spec, the estimator runs it by its file name, the
-    demo's choice times it, and the benchmark's worker measures it."""
+    """A folder of the test suite (tests/toy_npz/) and one `register` line: rebuild exports and checks it, the
+    manifest carries its spec, the estimator runs it by its file name, list_nodes reads it through its lister and
+    finds its roles, the demo's choice times it, and the benchmark's worker measures it."""
     from posenet_port.benchmark.measure import LatencySpec, worker
-    from posenet_port.choice import choose_model
-    from posenet_port.estimator import PoseEstimator
-    from posenet_port.pipeline import RebuildOptions, rebuild
+    from posenet_port.inference.choice import choose_model
+    from posenet_port.inference.estimator import PoseEstimator
+    from posenet_port.pipeline.run import RebuildOptions, rebuild
 
     out = tmp_path / "build"
     entries = rebuild(RebuildOptions(out_dir=out, formats=(TOY.name,), input_size=129))
@@ -134,6 +134,11 @@ def test_a_format_registered_by_a_test_is_exported_run_checked_chosen_and_benchm
     assert len(ours) == len(graph) > 0
     assert max(abs(a.x - b.x) + abs(a.y - b.y) for p, q in zip(ours, graph)
                for a, b in zip(p.keypoints, q.keypoints)) < 0.05
+
+    listing = read_model(toy.artifact.path)
+    roles = identify_roles(listing)
+    assert listing.format_name == TOY.name and roles.output_stride == 16 and not roles.displacements_ambiguous
+    assert (roles.heatmap.node, roles.offsets.node) == ("heatmap_2", "offset_2")
 
     choice = choose_model(out, threads=1, runs=3)
     assert choice is not None and "toy-npz-float32" in choice.median_ms
@@ -178,8 +183,8 @@ def test_every_format_refuses_a_file_that_is_not_a_model(name, tmp_path):
 
 def test_a_savedmodel_listed_with_its_spec_runs_as_the_graph(shipped_weights, model, tmp_path):
     """The SavedModel's spec names its signature's outputs; the runner still finds the nodes inside it."""
-    from posenet_port.formats import open_model
-    from posenet_port.freeze import write_saved_model
+    from posenet_port.formats.registry import open_model
+    from posenet_port.model.freeze import write_saved_model
 
     saved = write_saved_model(model, tmp_path / "saved")
     spec = ModelSpec(0.75, 16).exported("savedmodel", "float32", None)

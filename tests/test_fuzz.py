@@ -11,15 +11,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import fuzzing
 import pytest
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzzing
 from posenet_port.errors import WeightsError
-from posenet_port.weights import SHIPPED_WEIGHTS, load_weights
-
-from conftest import REPO
+from posenet_port.model.weights import SHIPPED_WEIGHTS, load_weights
 
 CI_CASES = int(os.environ.get("POSENET_FUZZ_CASES", "60"))  # per reader; the long run is tests/fuzzing.py
 
@@ -92,9 +91,9 @@ def test_a_shape_claiming_more_than_the_file_holds_is_refused_before_allocating(
 
 def assert_every_final_artifact_is_whole(out: Path) -> None:
     """Final names only for finished artifacts: each loads; a manifest vouches for files whose sha256 match."""
-    from posenet_port.runners.tflite import LiteRTRunner
-    from posenet_port.nodes import read_graph_def
-    from posenet_port.weights import sha256_file
+    from posenet_port.formats.tflite.runner import LiteRTRunner
+    from posenet_port.model.freeze import read_graph_def
+    from posenet_port.model.weights import sha256_file
 
     for path in out.iterdir():
         if ".tmp-" in path.name or path.name == "checks":

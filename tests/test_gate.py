@@ -5,19 +5,26 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from posenet_port.artifacts import Artifact
-from posenet_port.spec import ModelSpec
-from posenet_port.checks import (AGREEMENT_PX, FAIL, PASS, VALIDATION, CheckPhoto, agreement, compare_poses,
-                                 run_checks)
-from posenet_port.constants import PART_NAMES
-from posenet_port.decode import Keypoint, Pose
-from posenet_port.export.tflite import export_tflite
-from posenet_port.freeze import write_frozen_graph
-from posenet_port.graph import build_model
-from posenet_port.samples import validation_photos
-
 from conftest import nearest_rounding
+
+from posenet_port.formats.artifacts import Artifact
+from posenet_port.formats.tflite.export import export_tflite
+from posenet_port.inference.decode import Keypoint, Pose
+from posenet_port.model.freeze import write_frozen_graph
+from posenet_port.model.keypoints import PART_NAMES
+from posenet_port.model.spec import ModelSpec
+from posenet_port.model.tf_graph import build_model
+from posenet_port.pipeline.checks import (
+    AGREEMENT_PX,
+    FAIL,
+    PASS,
+    VALIDATION,
+    CheckPhoto,
+    agreement,
+    compare_poses,
+    run_checks,
+)
+from posenet_port.pipeline.photos import validation_photos
 
 
 def person(x: float, y: float, score: float = 0.9) -> Pose:

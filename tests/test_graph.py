@@ -2,15 +2,14 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from posenet_port.freeze import frozen_graph_def, write_saved_model
-from posenet_port.graph import build_model
-from posenet_port.runners.graph import FrozenGraphRunner
-from posenet_port.weights import ConvWeights, PosenetWeights
-
 from parity import assert_outputs_close
 from reference_forward import forward
 from test_architecture import EXPECTED_LAYERS
+
+from posenet_port.formats.tf.runner import FrozenGraphRunner
+from posenet_port.model.freeze import frozen_graph_def, write_saved_model
+from posenet_port.model.tf_graph import build_model
+from posenet_port.model.weights import ConvWeights, PosenetWeights
 
 # Output channels of conv0 and the 13 blocks used for random-weight networks of the other multipliers.
 WIDTHS = {

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from posenet_port.decode import DecodeError, decode_multiple_poses
-from posenet_port.calibration import calibration_photos
-
 from conftest import REPO, run_module
+
+from posenet_port.inference.decode import DecodeError, decode_multiple_poses
+from posenet_port.pipeline.calibration import calibration_photos
 
 SOLVAY = REPO / "tests" / "data" / "solvay1927.jpg"
 NOT_UTF8 = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: a valid file name, not valid UTF-8
@@ -98,7 +97,7 @@ def test_output_into_a_closed_pipe_ends_quietly():
 
 @pytest.mark.slow
 def test_a_model_whose_name_is_not_utf8_runs(frozen_pb, tmp_path):
-    from posenet_port.export.tflite import export_tflite
+    from posenet_port.formats.tflite.export import export_tflite
 
     model = export_tflite(frozen_pb, tmp_path / f"{NOT_UTF8}.tflite", "float32", 257)
     result = run_module("estimate", SOLVAY, "--model", model)
@@ -108,7 +107,8 @@ def test_a_model_whose_name_is_not_utf8_runs(frozen_pb, tmp_path):
 
 SWALLOWED_CTRL_C = """
 import gc, os, signal, sys
-from posenet_port.cli import StepTimer, run_cli
+from posenet_port.cli.common import run_cli
+from posenet_port.pipeline.progress import StepTimer
 
 fired = []
 

@@ -11,10 +11,10 @@ import int8_float_layers  # noqa: E402
 
 
 def test_layers_kept_float_give_the_float_poses_and_int8_ones_move_keypoints(shipped_weights):
-    from posenet_port.architecture import ArchitectureConfig, conv_steps
-    from posenet_port.calibration import representative_inputs
-    from posenet_port.export.onnx import posenet_onnx
-    from posenet_port.samples import check_photos
+    from posenet_port.formats.onnx.export import posenet_onnx
+    from posenet_port.model.architecture import ArchitectureConfig, conv_steps
+    from posenet_port.pipeline.calibration import representative_inputs
+    from posenet_port.pipeline.photos import check_photos
 
     photos = [rgb for _, rgb in check_photos()]
     photo_set = int8_float_layers.PhotoSet(photos, posenet_onnx(shipped_weights, 16).SerializeToString(), 129, 16)

@@ -10,24 +10,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from posenet_port.cli import run_cli
-from posenet_port.errors import ModelFileError
-from posenet_port.list_nodes import main as list_nodes_main
-from posenet_port.freeze import write_saved_model
-from posenet_port.nodes import identify_roles, read_model
-from posenet_port.runners.graph import FrozenGraphRunner
-from posenet_port.weights import SHIPPED_WEIGHTS
-
 from parity import assert_outputs_close
 from test_architecture import EXPECTED_LAYERS
+
+from posenet_port.cli.common import run_cli
+from posenet_port.cli.list_nodes import main as list_nodes_main
+from posenet_port.errors import ModelFileError
+from posenet_port.formats.listing import read_model
+from posenet_port.formats.roles import identify_roles
+from posenet_port.formats.tf.runner import FrozenGraphRunner
+from posenet_port.model.freeze import write_saved_model
+from posenet_port.model.weights import SHIPPED_WEIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 
 
 def foreign_graph(weights, style: str, path: Path, input_size: int | None = None) -> Path:
-    """A frozen PoseNet graph as other tools wrote them, built here with plain TF ops (not posenet_port.graph).
+    """A frozen PoseNet graph as other tools wrote them, built here with plain TF ops (not posenet_port.model.tf_graph).
 
     tf1:        Const + `/read` Identity weights named `MobilenetV1/Conv2d_0/weights`, unnamed Conv2D_N /
                 BiasAdd_N / Relu6_N ops, conv0's bias as `add`, heads `heatmap_2` ... and a Sigmoid `heatmap`.

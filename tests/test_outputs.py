@@ -14,14 +14,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run_module
 
+from posenet_port._util.fileio import exclusive_folder
 from posenet_port.benchmark.sections import demo_video
 from posenet_port.errors import OutputError
-from posenet_port.fileio import exclusive_folder
-from posenet_port.preprocess import ImageError, load_image
-from posenet_port.weights import WeightsError, load_weights
-
-from conftest import REPO, run_module
+from posenet_port.inference.preprocess import ImageError, load_image
+from posenet_port.model.weights import WeightsError, load_weights
 
 SOLVAY = REPO / "tests" / "data" / "solvay1927.jpg"
 
@@ -210,7 +209,7 @@ def test_estimate_streams_photos_in_bounded_memory(tmp_path):
     for photo in photos:
         photo.write_bytes(jpeg.tobytes())
     code = (
-        "import sys; from posenet_port.cli import run_cli; from posenet_port.estimate import main\n"
+        "import sys; from posenet_port.cli.common import run_cli; from posenet_port.cli.estimate import main\n"
         "status = run_cli(main, sys.argv[1:])\n"
         "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
         "print(f'peak_kb={peak} tensorflow={\"tensorflow\" in sys.modules}', file=sys.stderr); sys.exit(status)\n"

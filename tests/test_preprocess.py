@@ -3,8 +3,9 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import photo_paths, require_compiled
 
-from posenet_port.preprocess import (
+from posenet_port.inference.preprocess import (
     RESIZER,
     ImageError,
     js_round,
@@ -15,8 +16,6 @@ from posenet_port.preprocess import (
     resize_bilinear_numpy,
     to_rgb,
 )
-
-from conftest import photo_paths, require_compiled
 
 
 def test_js_round_rounds_halves_up():

@@ -11,7 +11,7 @@ import profile_ops  # noqa: E402
 
 
 def test_profile_names_every_layer_kind(shipped_weights, tmp_path):
-    from posenet_port.export.onnx import export_onnx
+    from posenet_port.formats.onnx.export import export_onnx
 
     model = export_onnx(shipped_weights, 16, tmp_path / "posenet.onnx", "float32")
     times = profile_ops.op_times(model, 129, threads=1, runs=20)

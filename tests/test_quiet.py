@@ -4,9 +4,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from posenet_port.quiet import NOISE
-
 from conftest import REPO, run_module
+
+from posenet_port.cli.quiet import NOISE
 
 NATIVE_NOISE = [
     "E0000 00:00:1795451273.465103   23160 cuda_dnn.cc:8579] Unable to register cuDNN factory",
@@ -16,7 +16,7 @@ NATIVE_NOISE = [
 ]
 SCRIPT = """
 import os, sys
-from posenet_port.quiet import native_noise_filtered
+from posenet_port.cli.quiet import native_noise_filtered
 with native_noise_filtered(verbose=sys.argv[1] == "verbose"):
     for line in sys.argv[2:]:
         os.write(2, (line + "\\n").encode())  # as C++ writes: straight to the file descriptor

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from posenet_port.fileio import TEMP_MARK, atomic_path
-from posenet_port.runners.graph import FrozenGraphRunner
+from posenet_port._util.fileio import TEMP_MARK, atomic_path
+from posenet_port.formats.tf.runner import FrozenGraphRunner
 
 REPO = Path(__file__).resolve().parent.parent
 

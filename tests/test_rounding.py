@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from posenet_port.freeze import write_frozen_graph
-from posenet_port.graph import build_model
-from posenet_port.preprocess import load_image, preprocess
-from posenet_port.rounding import GRIDS, calibration_batches, round_weights
-from posenet_port.samples import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
-
 from conftest import nearest_rounding
+
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.freeze import write_frozen_graph
+from posenet_port.model.rounding import GRIDS, round_weights
+from posenet_port.model.tf_graph import build_model
+from posenet_port.pipeline.calibration import calibration_batches
+from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,8 @@ def int8_rounded(shipped_weights, calibration):
 def test_int8_grid_weights_are_what_tflite_stores(int8_rounded, calibration, tmp_path):
     """TFLite recomputes each channel's scale from its largest weight: the int8 tensors it writes, dequantised,
     are our weights (an independent reading of the converted file)."""
-    from posenet_port.export.tflite import export_tflite
-    from posenet_port.runners.tflite import interpreter_class
+    from posenet_port.formats.tflite.export import export_tflite
+    from posenet_port.formats.tflite.runner import interpreter_class
 
     frozen = write_frozen_graph(build_model(int8_rounded), tmp_path / "rounded.pb")
     model = export_tflite(frozen, tmp_path / "int8.tflite", "int8", 129, calibration)

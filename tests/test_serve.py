@@ -1,4 +1,4 @@
-"""`posenet_port.serve` as a hostile client or an unlucky user meets it: symlinks, long names, foreign Host headers,
+"""`posenet_port.cli.serve` as a hostile client or an unlucky user meets it: symlinks, long names, foreign Host headers,
 idle connections, bursts, HEAD and bad ports."""
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from posenet_port.artifacts import MANIFEST_NAME
-from posenet_port.serve import PageHandler, make_server, model_index
-from posenet_port.spec import ModelSpec
-
 from conftest import run_module
+
+from posenet_port.cli.serve import PageHandler, make_server, model_index
+from posenet_port.formats.artifacts import MANIFEST_NAME
+from posenet_port.model.spec import ModelSpec
 
 
 @pytest.fixture()

@@ -6,17 +6,16 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-
-from posenet_port.graph import build_model
-from posenet_port.preprocess import load_image, preprocess
-from posenet_port.runners.graph import FrozenGraphRunner
-from posenet_port.runners.tfjs import TfjsNodeRunner
-from posenet_port.weights import SHIPPED_WEIGHTS, PosenetWeights
-
 from conftest import photo_paths
 from parity import assert_outputs_close, differences
 from reference_forward import forward
 from test_architecture import EXPECTED_LAYERS
+
+from posenet_port.formats.tf.runner import FrozenGraphRunner
+from posenet_port.formats.tfjs.runner import TfjsNodeRunner
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.tf_graph import build_model
+from posenet_port.model.weights import SHIPPED_WEIGHTS, PosenetWeights
 
 HEADS = ["displacement_bwd_2", "displacement_fwd_2", "heatmap_2", "offset_2"]
 LAYERS = EXPECTED_LAYERS[0.75, 16]  # (stride, dilation) of conv0 and the 13 blocks at output stride 16

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from posenet_port.export.tfjs import TFJS_VARIANTS, export_tfjs, quantize
-from posenet_port.freeze import write_frozen_graph
-from posenet_port.graph import build_model
-from posenet_port.preprocess import load_image, preprocess
-from posenet_port.runners.tfjs import open_runner
-from posenet_port.spec import POSENET_HEAD_ORDER
-from posenet_port.weights import load_weights
-
 import tfjs_converter
 from conftest import photo_paths
 from parity import assert_outputs_close
+
+from posenet_port.formats.tfjs.export import VARIANTS, export_tfjs, quantize
+from posenet_port.formats.tfjs.runner import open_runner
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.freeze import write_frozen_graph
+from posenet_port.model.spec import POSENET_HEAD_ORDER
+from posenet_port.model.tf_graph import build_model
+from posenet_port.model.weights import load_weights
 
 # A uint16 / uint8 level is 1/65535 / 1/255 of a tensor's range: the two writers may round a value sitting on a
 # half level differently only through float rounding, so weights agree to float32 precision of that range.
@@ -49,7 +48,7 @@ def assert_same_model(ours: Path, theirs: Path, label: str, compare_weights: boo
 
 
 # The committed converter models that our writer also writes (plain uint8 ruins the model: only the loader reads it).
-WRITTEN_FIXTURES = [v for v in tfjs_converter.FIXTURE_VARIANTS if v in TFJS_VARIANTS]
+WRITTEN_FIXTURES = [v for v in tfjs_converter.FIXTURE_VARIANTS if v in VARIANTS]
 
 
 @pytest.mark.parity
@@ -64,7 +63,7 @@ def test_our_tfjs_models_equal_the_committed_converter_models(node_oracle, shipp
 # The variants no fixture holds, and stride 8 once in float32: there the atrous layers differ between the
 # writers (the converter wrote SpaceToBatchND pairs, ours are native), not the storage.
 @pytest.mark.parametrize("variant, output_stride", [
-    *((v, 16) for v in TFJS_VARIANTS if v not in WRITTEN_FIXTURES), ("float32", 8)])
+    *((v, 16) for v in VARIANTS if v not in WRITTEN_FIXTURES), ("float32", 8)])
 def test_our_tfjs_models_equal_the_converters_in_tensorflowjs(converter, node_oracle, shipped_weights, tmp_path,
                                                              variant, output_stride):
     frozen = write_frozen_graph(build_model(shipped_weights, output_stride), tmp_path / "graph.pb")
@@ -87,7 +86,7 @@ def test_committed_fixtures_are_what_the_converter_writes(converter, tmp_path):
 
 def test_uint8_mixed_is_lossless_on_its_grid(tmp_path):
     """Kernels already on the uint8-mixed grid come back from tfjs' dequantisation as they went in."""
-    from posenet_port.export.tfjs import normalise_channels
+    from posenet_port.formats.tfjs.export import normalise_channels
 
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(1, 1, 64, 32)).astype(np.float32)

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from posenet_port.freeze import frozen_graph_def
-from posenet_port.nodes import read_model
-from posenet_port.runners.graph import FrozenGraphRunner
-from posenet_port.untrusted import UnsafeModelError
-
 from conftest import run_module
 from test_estimate import run_estimate
+
+from posenet_port.formats.listing import read_model
+from posenet_port.formats.safety import UnsafeModelError
+from posenet_port.formats.tf.runner import FrozenGraphRunner
+from posenet_port.model.freeze import frozen_graph_def
 
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 
@@ -103,10 +102,10 @@ def test_estimate_refuses_a_graph_that_writes_a_file(model, tmp_path):
 @pytest.mark.parametrize("size", [None, 257])
 def test_every_graph_we_build_passes_the_check(shipped_weights, multiplier, output_stride, size):
     """Atrous convolution (output stride 8) brings shape arithmetic; fixed sizes fold it: all must stay allowed."""
-    from posenet_port.graph import build_model
-    from posenet_port.untrusted import data_path
-
     from test_graph import WIDTHS, random_weights
+
+    from posenet_port.formats.tf.ops import data_path
+    from posenet_port.model.tf_graph import build_model
 
     weights = shipped_weights if multiplier == 0.75 else random_weights(WIDTHS[multiplier])
     graph_def = frozen_graph_def(build_model(weights, output_stride), size, size)
@@ -163,14 +162,14 @@ def test_saved_model_that_writes_a_file_is_refused_before_tensorflow_loads_it(tm
 
 
 def test_our_saved_model_passes_the_check(model, tmp_path):
-    from posenet_port.freeze import write_saved_model
-    from posenet_port.untrusted import check_saved_model
+    from posenet_port.formats.tf.ops import check_saved_model
+    from posenet_port.model.freeze import write_saved_model
 
     check_saved_model(write_saved_model(model, tmp_path / "saved"))
 
 
 def test_tflite_with_an_op_posenet_does_not_use_is_refused(tmp_path):
-    from posenet_port.runners.tflite import LiteRTRunner
+    from posenet_port.formats.tflite.runner import LiteRTRunner
 
     @tf.function(input_signature=[tf.TensorSpec([1, 33, 33, 3], tf.float32)])
     def odd(image):
@@ -188,8 +187,8 @@ def _onnx_posenet_with(tmp_path, extra_node, domain: str = "", as_output: bool =
     import onnx
     from onnx import TensorProto, helper
 
-    from posenet_port.export.onnx import posenet_onnx
-    from posenet_port.weights import load_weights
+    from posenet_port.formats.onnx.export import posenet_onnx
+    from posenet_port.model.weights import load_weights
 
     model = posenet_onnx(load_weights(), 16)
     model.graph.node.append(extra_node)
@@ -209,8 +208,8 @@ def _onnx_posenet_with(tmp_path, extra_node, domain: str = "", as_output: bool =
 def test_onnx_models_run_only_posenet_arithmetic(tmp_path, node, domain, message):
     from onnx import helper
 
-    from posenet_port.formats import open_model
-    from posenet_port.untrusted import UnsafeModelError
+    from posenet_port.formats.registry import open_model
+    from posenet_port.formats.safety import UnsafeModelError
 
     op, inputs, outputs, *node_domain = node
     path = _onnx_posenet_with(tmp_path, helper.make_node(op, inputs, outputs, name="extra", domain=(node_domain or [""])[0]), domain)
@@ -221,11 +220,10 @@ def test_onnx_models_run_only_posenet_arithmetic(tmp_path, node, domain, message
 def test_onnx_tensors_may_not_point_outside_the_file(tmp_path):
     import onnx
 
-    from posenet_port.formats import open_model
-    from posenet_port.untrusted import UnsafeModelError
-
-    from posenet_port.export.onnx import posenet_onnx
-    from posenet_port.weights import load_weights
+    from posenet_port.formats.onnx.export import posenet_onnx
+    from posenet_port.formats.registry import open_model
+    from posenet_port.formats.safety import UnsafeModelError
+    from posenet_port.model.weights import load_weights
 
     model = posenet_onnx(load_weights(), 16)
     onnx.save(model, tmp_path / "model.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
@@ -237,8 +235,8 @@ def test_openvino_ir_runs_only_posenet_arithmetic(tmp_path):
     import openvino as ov
     from onnx import helper
 
-    from posenet_port.formats import open_model
-    from posenet_port.untrusted import UnsafeModelError
+    from posenet_port.formats.registry import open_model
+    from posenet_port.formats.safety import UnsafeModelError
 
     onnx_path = _onnx_posenet_with(tmp_path, helper.make_node("Sin", ["image"], ["sine"], name="extra"), as_output=True)
     ov.save_model(ov.convert_model(onnx_path), tmp_path / "model.xml")
@@ -249,10 +247,11 @@ def test_openvino_ir_runs_only_posenet_arithmetic(tmp_path):
 def test_onnx_names_that_are_not_utf8_are_refused_by_the_runner_and_list_nodes(tmp_path):
     """Found by fuzzing on Python 3.13: protobuf 7 hands a name with invalid UTF-8 back as bytes."""
     from posenet_port.errors import ModelFileError
-    from posenet_port.export.onnx import export_onnx
-    from posenet_port.formats import open_model
-    from posenet_port.nodes import identify_roles, read_model
-    from posenet_port.weights import load_weights
+    from posenet_port.formats.listing import read_model
+    from posenet_port.formats.onnx.export import export_onnx
+    from posenet_port.formats.registry import open_model
+    from posenet_port.formats.roles import identify_roles
+    from posenet_port.model.weights import load_weights
 
     path = export_onnx(load_weights(), 16, tmp_path / "model.onnx", "float32")
     data = path.read_bytes()

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from google.protobuf import json_format
-
-from posenet_port.weights import SHIPPED_WEIGHTS, load_weights, variable_names
-
 from tfjs_converter import fixture_model
+
+from posenet_port.model.weights import SHIPPED_WEIGHTS, load_weights, variable_names
 
 # Variables real tfjs-models manifests list but PoseNet does not use: the loader must ignore them.
 UNUSED_CHECKPOINT_HEADS = {
@@ -68,7 +67,7 @@ def test_checkpoint_manifest_loads_identically(shipped_weights, tmp_path):
 def unfused_graph_model(frozen_pb: Path, directory: Path) -> Path:
     """A Google 2.x style graph model written from our frozen graph without the converter: unfused Conv2D +
     BiasAdd + Relu6, TF1 `/read` Identity nodes in front of every weight, the input renamed `sub_2`."""
-    from posenet_port.nodes import read_graph_def
+    from posenet_port.model.freeze import read_graph_def
 
     graph_def = read_graph_def(frozen_pb)
     rename = {"image": "sub_2"}

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_weights import write_checkpoint
 
 from posenet_port.errors import ConfigError, WeightsError
-from posenet_port.weights import SHIPPED_WEIGHTS, load_weights, verify_shipped_weights
-
-from test_weights import write_checkpoint
+from posenet_port.model.weights import SHIPPED_WEIGHTS, load_weights, verify_shipped_weights
 
 
 @pytest.fixture
@@ -169,7 +168,7 @@ def test_checkpoint_missing_variable(shipped_weights, tmp_path):
 
 
 def test_output_stride_32_with_075_is_a_config_error(shipped_weights):
-    from posenet_port.architecture import ArchitectureConfig
+    from posenet_port.model.architecture import ArchitectureConfig
 
     with pytest.raises(ConfigError, match="output stride 32 is impossible with multiplier 0.75"):
         ArchitectureConfig(shipped_weights.multiplier, 32)

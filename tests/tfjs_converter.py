@@ -17,8 +17,8 @@ import numpy as np
 # tensorflowjs imports tensorflow_decision_forests, whose welcome banner imports IPython when output is captured.
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
-from posenet_port.export.tfjs import CHANNEL_SCALE_SUFFIX, UINT8_MIXED_1X1
-from posenet_port.nodes import read_graph_def
+from posenet_port.formats.tfjs.export import CHANNEL_SCALE_SUFFIX, UINT8_MIXED_1X1
+from posenet_port.model.freeze import read_graph_def
 
 
 def convert_with_tensorflowjs(frozen_pb: Path, directory: Path, variant: str, outputs: list[str]) -> Path:
@@ -136,10 +136,10 @@ def fixture_model(variant: str) -> Path:
 
 def write_fixtures(root: Path) -> list[Path]:
     """The committed converter-written fixtures, made again from the shipped weights at output stride 16."""
-    from posenet_port.freeze import write_frozen_graph
-    from posenet_port.graph import build_model
-    from posenet_port.spec import POSENET_HEAD_ORDER
-    from posenet_port.weights import load_weights
+    from posenet_port.model.freeze import write_frozen_graph
+    from posenet_port.model.spec import POSENET_HEAD_ORDER
+    from posenet_port.model.tf_graph import build_model
+    from posenet_port.model.weights import load_weights
 
     with tempfile.TemporaryDirectory() as scratch:
         frozen = write_frozen_graph(build_model(load_weights(), 16), Path(scratch) / "posenet.pb")

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posenet_port.checks import Agreement  # noqa: E402
-from posenet_port.cli import run_cli  # noqa: E402
+from posenet_port.cli.common import run_cli  # noqa: E402
+from posenet_port.pipeline.checks import Agreement  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class PhotoSet:
     """Preprocessed photos and the float model's poses on them."""
 
     def __init__(self, photos: Sequence[np.ndarray], float_model: bytes, size: int, stride: int) -> None:
-        from posenet_port.preprocess import preprocess
+        from posenet_port.inference.preprocess import preprocess
 
         self.prepared, self.stride = [preprocess(rgb, size) for rgb in photos], stride
         self.reference = self.poses(float_model)
@@ -67,8 +67,8 @@ class PhotoSet:
         """Decoded poses per photo: the QDQ arithmetic, or with `kernels` ONNX Runtime's fused int8 kernels."""
         import onnxruntime as ort
 
-        from posenet_port.checks import decode_input_poses
-        from posenet_port.estimator import network_outputs
+        from posenet_port.inference.estimator import network_outputs
+        from posenet_port.pipeline.checks import decode_input_poses
 
         options = ort.SessionOptions()
         if not kernels:
@@ -82,7 +82,7 @@ class PhotoSet:
         return found
 
     def agreement(self, model: bytes, split: str, size: int, kernels: bool = False) -> Agreement:
-        from posenet_port.checks import agreement, compare_poses
+        from posenet_port.pipeline.checks import agreement, compare_poses
 
         poses = self.poses(model, kernels)
         return agreement(split, size, [compare_poses(r, p) for r, p in zip(self.reference, poses)])
@@ -92,8 +92,8 @@ def study(weights, output_stride: int, size: int, calibration: Sequence[np.ndarr
           validation: PhotoSet, candidates: Sequence[Layout], progress=print) -> list[LayoutResult]:
     """Each layout of `weights` quantized on `calibration`, judged on both photo sets; all-int8 layouts also in
     ONNX Runtime's int8 kernels (a float layer between quantized ones runs wrong there)."""
-    from posenet_port.checks import TUNING, VALIDATION
-    from posenet_port.export.onnx import posenet_onnx, quantize_int8
+    from posenet_port.formats.onnx.export import posenet_onnx, quantize_int8
+    from posenet_port.pipeline.checks import TUNING, VALIDATION
 
     model, results = posenet_onnx(weights, output_stride), []
     for layout in candidates:
@@ -108,7 +108,7 @@ def study(weights, output_stride: int, size: int, calibration: Sequence[np.ndarr
 
 
 def report(results: Sequence[LayoutResult], size: int, machine: str) -> str:
-    from posenet_port.checks import AGREEMENT_PX, FLOORS
+    from posenet_port.pipeline.checks import AGREEMENT_PX, FLOORS
 
     floor = FLOORS["1-byte"]
     lines = [
@@ -163,14 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the report here (Markdown) as well")
     args = parser.parse_args(argv)
 
-    from posenet_port.architecture import ArchitectureConfig, conv_steps
-    from posenet_port.calibration import Calibration, calibration_photos
-    from posenet_port.export.onnx import posenet_onnx
-    from posenet_port.fileio import write_bytes_atomic
-    from posenet_port.machine import describe_cpu
-    from posenet_port.rounding import GRIDS, calibration_batches, round_weights
-    from posenet_port.samples import tuning_photos, validation_photos
-    from posenet_port.weights import load_weights
+    from posenet_port._util.fileio import write_bytes_atomic
+    from posenet_port._util.machine import describe_cpu
+    from posenet_port.formats.onnx.export import posenet_onnx
+    from posenet_port.model.architecture import ArchitectureConfig, conv_steps
+    from posenet_port.model.rounding import GRIDS, round_weights
+    from posenet_port.model.weights import load_weights
+    from posenet_port.pipeline.calibration import Calibration, calibration_batches, calibration_photos
+    from posenet_port.pipeline.photos import tuning_photos, validation_photos
 
     weights, stride = load_weights(), 16
     photos = calibration_photos(None)

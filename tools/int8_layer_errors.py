@@ -17,15 +17,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posenet_port.cli import run_cli  # noqa: E402
+from posenet_port.cli.common import run_cli  # noqa: E402
 
 
 def layer_errors(frozen_pb: Path, input_size: int = 257, debug_photos: int = 6) -> list[tuple[str, float, float]]:
     import tensorflow as tf
 
-    from posenet_port.calibration import calibration_photos, representative_inputs
-    from posenet_port.export.tflite import _dataset
-    from posenet_port.nodes import identify_roles, read_model
+    from posenet_port.formats.listing import read_model
+    from posenet_port.formats.roles import identify_roles
+    from posenet_port.formats.tflite.export import _dataset
+    from posenet_port.pipeline.calibration import calibration_photos, representative_inputs
 
     roles = identify_roles(read_model(frozen_pb, probe_size=input_size))
     converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(

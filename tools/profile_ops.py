@@ -20,14 +20,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posenet_port.cli import run_cli  # noqa: E402
+from posenet_port.cli.common import run_cli  # noqa: E402
 
 
 def op_times(model: Path, size: int, threads: int, runs: int) -> dict[str, float]:
     """Milliseconds per run spent in each op type (median over runs)."""
     import onnxruntime as ort
 
-    from posenet_port.runners.onnx import read_checked_model
+    from posenet_port.formats.onnx.runner import read_checked_model
 
     content, _ = read_checked_model(model)
     with tempfile.TemporaryDirectory(prefix="posenet-profile-") as work:
@@ -64,7 +64,7 @@ def _kind(op: str, node: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from posenet_port.machine import describe_cpu
+    from posenet_port._util.machine import describe_cpu
 
     parser = argparse.ArgumentParser(prog="python tools/profile_ops.py", description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="ONNX models")

@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..machine import cpu_flags, cpu_model
-from ..timing import FRAME_INTERVAL_S, time_calls
+from posenet_port._util.machine import cpu_flags, cpu_model
+from posenet_port._util.timing import FRAME_INTERVAL_S, time_calls
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ def worker(latency: LatencySpec) -> dict:
     like a 30 fps camera; decode times; peak RSS."""
     import cv2
 
-    from ..cli import keep_freed_memory
-    from ..decode import decode_multiple_poses, decode_single_pose
-    from ..estimator import network_outputs
-    from ..formats import FORMATS
-    from ..preprocess import load_image, preprocess
-    from ..samples import SOLVAY_1927
-    from ..spec import ModelSpec
+    from posenet_port._util.machine import keep_freed_memory
+    from posenet_port.formats.registry import FORMATS
+    from posenet_port.inference.decode import decode_multiple_poses, decode_single_pose
+    from posenet_port.inference.estimator import network_outputs
+    from posenet_port.inference.preprocess import load_image, preprocess
+    from posenet_port.model.spec import ModelSpec
+    from posenet_port.pipeline.photos import SOLVAY_1927
 
     keep_freed_memory()
     spec = ModelSpec.from_dict(latency.spec)

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-from ..fileio import atomic_path, write_bytes_atomic
-from .measure import gflops, machine
-from .sections import SECTIONS, SIZES
+from posenet_port._util.fileio import atomic_path, write_bytes_atomic
+from posenet_port.benchmark.measure import gflops, machine
+from posenet_port.benchmark.sections import SECTIONS, SIZES
 
 REPORT_MD = "BENCHMARKS.md"
 REPORT_JSON = "benchmarks.json"

@@ -9,10 +9,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..cli import path_size
-from ..machine import describe_cpu, has_vnni
-from ..timing import time_calls
-from .measure import LatencySpec, Timing, gflops, measure, measure_stats, peak_throughput, run_worker
+from posenet_port._util.fileio import path_size
+from posenet_port._util.machine import describe_cpu, has_vnni
+from posenet_port._util.timing import time_calls
+from posenet_port.benchmark.measure import (
+    LatencySpec,
+    Timing,
+    gflops,
+    measure,
+    measure_stats,
+    peak_throughput,
+    run_worker,
+)
 
 
 def _met(ok: bool) -> str:
@@ -32,12 +40,17 @@ class Section:
 def bench_decode(runs: int) -> Section:
     """Decoding the Solvay photo's tensors (29 people) at input 257: our decoders against posenet 2.2.2's own
     decodeMultiplePoses in node on the same tensors, and beside inference, in the same run."""
-    from ..decode import (DECODER, decode_multiple_poses, decode_multiple_poses_python, decode_single_pose,
-                          squared_nms_radius)
-    from ..estimator import DecodeOptions, PoseEstimator
-    from ..posenet_js import DecodeSettings, PosenetJs
-    from ..preprocess import load_image, preprocess
-    from ..samples import SOLVAY_1927
+    from posenet_port.inference.decode import (
+        DECODER,
+        decode_multiple_poses,
+        decode_multiple_poses_python,
+        decode_single_pose,
+        squared_nms_radius,
+    )
+    from posenet_port.inference.estimator import DecodeOptions, PoseEstimator
+    from posenet_port.inference.preprocess import load_image, preprocess
+    from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
+    from posenet_port.pipeline.photos import SOLVAY_1927
 
     estimator = PoseEstimator(input_size=257, engine="tensorflow")  # the TF graph: the baseline the notes name
     rgb = load_image(SOLVAY_1927)
@@ -76,7 +89,7 @@ def demo_video(path: Path, frames: int, size: tuple[int, int] = (640, 480)) -> P
     """A 640x480 mp4 panning over the sample photos: the demo benchmark's input."""
     import cv2
 
-    from ..samples import sample_photos
+    from posenet_port.pipeline.photos import sample_photos
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, size)
     photos = [cv2.imread(str(p)) for p in sample_photos()]
@@ -111,10 +124,10 @@ def bench_demo(runs: int, build_dir: Path = Path("build")) -> Section:
     output at all, and over frames already in memory; and reading the video alone."""
     import tempfile
 
-    from ..choice import choose_model
-    from ..errors import ModelFileError
-    from ..estimator import DecodeOptions, PoseEstimator
-    from ..live import CaptureSource, DumpSink, VideoSink, run_loop
+    from posenet_port.errors import ModelFileError
+    from posenet_port.inference.choice import choose_model
+    from posenet_port.inference.estimator import DecodeOptions, PoseEstimator
+    from posenet_port.inference.stream import CaptureSource, DumpSink, VideoSink, run_loop
 
     frozen_graph = _build_artifacts(build_dir)["frozen-graph"]["path"]
     choice = choose_model(build_dir, threads=2)
@@ -174,9 +187,9 @@ FASTEST_INT8 = "int8-gptq"  # the int8 recipe the notes compare; int8 runs as fa
 
 def _build_artifacts(build_dir: Path) -> dict[str, dict]:
     """The manifest's entries by name, each with its absolute path."""
-    from ..artifacts import MANIFEST_NAME
-    from ..errors import ModelFileError
-    from ..fileio import parse_json_bounded
+    from posenet_port._util.fileio import parse_json_bounded
+    from posenet_port.errors import ModelFileError
+    from posenet_port.formats.artifacts import MANIFEST_NAME
 
     manifest = build_dir / MANIFEST_NAME
     if not manifest.is_file():
@@ -190,12 +203,12 @@ def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[
     where it kept one that takes that size, else exported here from the build's (rounded) frozen graph with the
     same code and calibration, so recipes the checks dropped are timed too. Recipes whose rounded graph the
     build lacks are left out."""
-    from ..calibration import Calibration, calibration_photos
-    from ..export import ExportSource
-    from ..formats import export_formats
-    from ..freeze import read_frozen_weights
-    from ..pipeline import rounded_graph_name
-    from ..spec import ModelSpec
+    from posenet_port.formats.base import ExportSource
+    from posenet_port.formats.registry import export_formats
+    from posenet_port.model.freeze import read_frozen_weights
+    from posenet_port.model.spec import ModelSpec
+    from posenet_port.pipeline.calibration import Calibration, calibration_photos
+    from posenet_port.pipeline.run import rounded_graph_name
 
     reference = ModelSpec.from_dict(artifacts["frozen-graph"]["spec"])
     calibration = Calibration([])
@@ -223,8 +236,8 @@ def bench_latency(runs: int, build_dir: Path = Path("build")) -> Section:
     GFLOP/s, end to end, decoding, peak memory, size and the check report's drift."""
     import tempfile
 
-    from ..architecture import multiply_adds
-    from ..weights import load_weights
+    from posenet_port.model.architecture import multiply_adds
+    from posenet_port.model.weights import load_weights
 
     artifacts = _build_artifacts(build_dir)
     runs = max(runs, 50)
@@ -271,10 +284,10 @@ def _check_drifts(build_dir: Path) -> dict[str, dict]:
 
 def _node_rows(artifacts: dict[str, dict], size: int, runs: int, macs: int, drift: dict) -> list[dict]:
     """The kept models of formats that run in another process (tfjs in node), timed by that runtime itself."""
-    from ..formats import FORMATS
-    from ..preprocess import load_image, preprocess
-    from ..samples import SOLVAY_1927
-    from ..spec import ModelSpec
+    from posenet_port.formats.registry import FORMATS
+    from posenet_port.inference.preprocess import load_image, preprocess
+    from posenet_port.model.spec import ModelSpec
+    from posenet_port.pipeline.photos import SOLVAY_1927
 
     batch, _ = preprocess(load_image(SOLVAY_1927), size)
     rows = []
@@ -379,7 +392,7 @@ def bench_rebuild(runs: int) -> Section:
     with tempfile.TemporaryDirectory() as work:
         code = (
             "import json, sys, time; from pathlib import Path\n"
-            "from posenet_port.cli import StepTimer; from posenet_port.pipeline import RebuildOptions, plan_steps, rebuild\n"
+            "from posenet_port.pipeline.progress import StepTimer; from posenet_port.pipeline.run import RebuildOptions, plan_steps, rebuild\n"
             f"options = RebuildOptions(out_dir=Path({work!r}))\n"
             "timer = StepTimer(plan_steps(options), stream=sys.stderr)\n"
             "rebuild(options, timer)\n"

@@ -1,0 +1,108 @@
+"""Shared plumbing for the command-line layers: clean errors, step timing, sizes."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import threading
+from typing import Callable, Sequence
+
+from posenet_port.cli.quiet import VERBOSE_FLAG, native_noise_filtered, verbose_requested
+from posenet_port.errors import PosenetPortError, check_interrupted, handle_interrupts
+from posenet_port.inference.preprocess import MAX_PIXELS
+from posenet_port.model.architecture import MAX_INPUT_SIZE
+from posenet_port.model.spec import DEFAULT_INPUT_SIZE
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run a CLI body: our own errors become one `error:` line and a non-zero exit, not a traceback; the native
+    libraries' log lines are left out unless `--verbose` is given (quiet.py)."""
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not valid UTF-8 prints with escapes instead of raising mid-output.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    with native_noise_filtered(verbose_requested(argv)):
+        return _run_cli(main, argv)
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(VERBOSE_FLAG, action="store_true",
+                        help="also show TensorFlow's, LiteRT's and the converters' own log lines (hidden by default)")
+
+
+def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        handle_interrupts()
+    try:
+        status = main(argv)
+        check_interrupted()
+        # Done, outputs complete: a Ctrl-C while TensorFlow tears down (seconds, after the last line) would only
+        # turn this success into a silent death by SIGINT.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return status
+    except PosenetPortError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: no partial artifact was left under its final name", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly; Python's own flush at exit must not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except OSError as error:  # an output that cannot be written: read-only, a file where a folder goes, disk full
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}; nothing was written under its final name", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer within [low, high] (no upper bound if None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            within = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use a whole number {within}")
+        return value
+    return parse
+
+
+def float_in(low: float, high: float | None = None, low_inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number within [low, high] ((low, high] if not low_inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above_low = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and above_low and (high is None or value <= high)):
+            bound = "of at least" if low_inclusive else "above"
+            within = f"{bound} {low:g}" + (f" and at most {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use a finite number {within}")
+        return value
+    return parse
+
+
+def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
+    """The input size and decoding settings that `estimate` and `demo` share, each checked as it is parsed."""
+    parser.add_argument("--input-size", type=int_in(1, MAX_INPUT_SIZE), default=None,
+                        help=f"network input size, k * stride + 1 (default: {DEFAULT_INPUT_SIZE}, or the size a .tflite model takes)")
+    parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
+    parser.add_argument("--max-poses", type=int_in(1, 1000), default=10, help="most poses per photo (default: 10)")
+    parser.add_argument("--score-threshold", type=float_in(0.0, 1.0), default=0.5,
+                        help="root keypoint score threshold (default: 0.5)")
+    parser.add_argument("--nms-radius", type=float_in(0.0, None, low_inclusive=False), default=20,
+                        help="NMS radius in input pixels (default: 20)")
+    parser.add_argument("--min-keypoint-score", type=float_in(0.0, 1.0), default=0.5,
+                        help="keypoints drawn from this score (default: 0.5)")
+    parser.add_argument("--max-pixels", type=int_in(1), default=MAX_PIXELS,
+                        help=f"largest photo decoded, in pixels (default: {MAX_PIXELS:,}): a bound on memory")

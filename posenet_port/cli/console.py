@@ -1,0 +1,42 @@
+"""The console scripts `pip install .` puts on PATH; each runs one command-line module of this folder, which
+`python -m posenet_port.<command>` reaches too (the one-line modules at the package's top)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from posenet_port.cli.common import run_cli
+
+
+def _run(module: str) -> int:
+    return run_cli(importlib.import_module(f"posenet_port.cli.{module}").main)
+
+
+def run_module(caller: str, command: str) -> None:
+    """`python -m posenet_port.<command>`: run the command when the caller is the main module, else nothing."""
+    if caller == "__main__":
+        sys.exit(_run(command))
+
+
+def rebuild() -> int:
+    return _run("rebuild")
+
+
+def estimate() -> int:
+    return _run("estimate")
+
+
+def demo() -> int:
+    return _run("demo")
+
+
+def bench() -> int:
+    return _run("bench")
+
+
+def serve() -> int:
+    return _run("serve")
+
+
+def list_nodes() -> int:
+    return _run("list_nodes")

@@ -1,0 +1,88 @@
+"""python -m posenet_port.demo: live pose estimation from a camera, a video file or a folder of photos."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from posenet_port._util.fileio import check_outputs_distinct
+from posenet_port._util.machine import keep_freed_memory
+from posenet_port._util.resources import default_build_dir
+from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, int_in, run_cli
+from posenet_port.inference.choice import choose_model
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m posenet_port.demo",
+        description="Live PoseNet: skeletons, keypoints, frames per second and inference / decoding times on "
+        "every frame. Window keys: q or Esc quits, space pauses.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int_in(0, 1023), default=None, metavar="N", help="camera index (default: 0)")
+    source.add_argument("--video", type=Path, help="a video file")
+    source.add_argument("--images", type=Path, metavar="DIR", help="a folder of photos")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="weights, a frozen .pb or a .tflite; default: the model of build/ that passed its checks "
+                        "and runs fastest on this CPU, timed once and cached (see `make rebuild`), else the shipped "
+                        "weights")
+    add_pose_arguments(parser)
+    parser.add_argument("--threads", type=int_in(1, 64), default=2, help="TFLite interpreter threads (default: 2)")
+    parser.add_argument("--output", type=Path,
+                        help="annotated video (.mp4 or .avi) for --camera / --video; a folder for --images")
+    parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
+    parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
+    parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
+    add_verbose_argument(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    check_outputs_distinct({"--video": args.video, "--images": args.images, "--model": args.model},
+                           {"--output": args.output, "--dump": args.dump})
+    keep_freed_memory()
+    from posenet_port.inference.estimator import DecodeOptions, PoseEstimator
+    from posenet_port.inference.stream import (
+        CaptureSource,
+        DumpSink,
+        ImageFolderSource,
+        PhotoSink,
+        VideoSink,
+        WindowSink,
+        run_loop,
+    )
+
+    if args.images is not None:
+        source = ImageFolderSource(args.images, args.max_pixels)
+    else:
+        source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
+    model = args.model
+    if model is None:
+        choice = choose_model(default_build_dir(), args.threads, args.input_size)
+        model = choice.path if choice else None
+        print(f"chose {choice.describe()}" if choice else "no checked model in build/ (`make rebuild`): "
+              "running the shipped weights in ONNX Runtime", flush=True)
+    estimator = PoseEstimator(model, args.input_size, threads=args.threads)
+    print(f"model: {model or 'the shipped weights'}, input {estimator.input_size}, output stride "
+          f"{estimator.output_stride}", flush=True)
+    sinks = [] if args.no_display else [WindowSink()]
+    if args.output is not None:
+        sinks.append(PhotoSink(args.output) if args.images is not None else VideoSink(args.output, source.fps))
+    if args.dump is not None:
+        sinks.append(DumpSink(args.dump))
+    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames)
+    if stats.frames:
+        print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} fps; median inference "
+              f"{statistics.median(stats.inference_ms):.2f} ms, decode {statistics.median(stats.decode_ms):.2f} ms")
+    for path in (args.output, args.dump):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

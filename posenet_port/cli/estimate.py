@@ -1,0 +1,84 @@
+"""python -m posenet_port.estimate PHOTO [PHOTO ...]: poses on photos, as JSON or drawn."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from posenet_port._util.fileio import unique_name
+from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, run_cli
+from posenet_port.errors import check_interrupted
+from posenet_port.inference.estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, DecodeOptions, PoseEstimator
+from posenet_port.inference.preprocess import ImageError, check_image_file, load_image
+from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m posenet_port.estimate",
+        description="Estimate PoseNet poses on photos, exactly as @tensorflow-models/posenet 2.2.2 does.",
+    )
+    parser.add_argument("photos", nargs="+", type=Path, help="photo files (jpg, png, ...)")
+    parser.add_argument(
+        "--model", type=Path, default=None,
+        help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
+    )
+    parser.add_argument("--engine", choices=WEIGHT_ENGINES, default=None,
+                        help=f"what runs weights (default {DEFAULT_ENGINE}: light and quick to start; tensorflow: the "
+                             "TF graph exports are checked against, 700 MB more memory); a model file runs in its own runtime")
+    add_pose_arguments(parser)
+    parser.add_argument("--output-stride", type=int, choices=OUTPUT_STRIDES, default=None,
+                        help=f"output stride (weights: default {DEFAULT_OUTPUT_STRIDE}; a model: from its manifest or the model)")
+    parser.add_argument("--stretch", action="store_true", help="stretch photos to the input instead of padding them")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per photo")
+    parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
+    parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
+    add_verbose_argument(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.heatmaps and args.draw is None:
+        raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
+    for path in args.photos:  # every photo there and of a sane size before the model loads; decoded one at a time
+        check_image_file(path, args.max_pixels)
+    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch, engine=args.engine)
+    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    taken: set[str] = set()
+    for path in args.photos:
+        check_interrupted()
+        rgb = load_image(path, args.max_pixels)
+        outputs = estimator.infer(rgb)
+        poses = estimator.decode(outputs, options)
+        if args.json:
+            record = {"path": str(path), "width": rgb.shape[1], "height": rgb.shape[0], "poses": [p.to_dict() for p in poses]}
+            print(json.dumps(record))
+        else:
+            print(f"{path} ({rgb.shape[1]}x{rgb.shape[0]}): {len(poses)} pose(s)")
+            for index, pose in enumerate(poses):
+                confident = sum(k.score >= args.min_keypoint_score for k in pose.keypoints)
+                print(f"  pose {index}: score {pose.score:.3f}, {confident}/17 keypoints >= {args.min_keypoint_score}")
+        if args.draw is not None:
+            # Two photos with one stem (a/x.jpg, b/x.png) get x_poses.png and x-2_poses.png, never one file.
+            _draw(args, unique_name(path.stem, taken), rgb, poses, outputs, estimator.output_stride)
+    return 0
+
+
+def _draw(args: argparse.Namespace, stem: str, rgb, poses, outputs, output_stride: int) -> None:
+    import cv2
+
+    from posenet_port.inference.draw import draw_poses, heatmap_figure, write_image
+
+    overlay = draw_poses(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), poses, args.min_keypoint_score)
+    written = [write_image(args.draw / f"{stem}_poses.png", overlay)]
+    if args.heatmaps:
+        written.append(heatmap_figure(rgb, outputs, output_stride, args.draw / f"{stem}_heatmaps.png"))
+    if not args.json:
+        print("  wrote " + ", ".join(map(str, written)))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,91 @@
+"""What `rebuild` writes: each artifact's identity, and the manifest that lists them (written last)."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from posenet_port._util.fileio import parse_json_bounded, write_bytes_atomic
+from posenet_port.model.spec import ModelSpec
+from posenet_port.model.weights import sha256_file
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One exported model. `name` is unique per build, e.g. `tflite-int8`, `tfjs-float16`; `format` is its
+    registry name (formats.py); a `bundle` is a file in a folder of its own with the files it needs (tfjs's
+    model.json and shards, OpenVINO's .xml and .bin)."""
+
+    name: str
+    format: str
+    quantization: str
+    path: Path  # the file, a SavedModel folder, or a bundle's main file
+    input_size: int | None = None
+    bundle: bool = False
+    spec: ModelSpec | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file that makes up the artifact."""
+        if self.path.is_dir():
+            return sorted(p for p in self.path.rglob("*") if p.is_file())
+        if self.bundle:
+            return sorted(p for p in self.path.parent.iterdir() if p.is_file())
+        return [self.path]
+
+    def remove(self) -> None:
+        """Delete the artifact's files (and a bundle's folder)."""
+        if self.bundle or self.path.is_dir():
+            shutil.rmtree(self.path.parent if self.bundle else self.path)
+        else:
+            self.path.unlink()
+
+    @property
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.files)
+
+
+@dataclass
+class ManifestEntry:
+    artifact: Artifact
+    check: dict = field(default_factory=dict)
+
+    def to_dict(self, root: Path) -> dict:
+        a = self.artifact
+        return {
+            "name": a.name,
+            "path": str(a.path.relative_to(root)) if a.path.is_relative_to(root) else str(a.path),
+            "format": a.format,
+            "quantization": a.quantization,
+            "input_size": a.input_size,
+            "spec": a.spec.to_dict() if a.spec else None,
+            "size_bytes": a.size,
+            "sha256": {str(p.relative_to(root)): sha256_file(p) for p in a.files},
+            "check": self.check or {"status": "NOT RUN", "note": "checks were not run"},
+        }
+
+
+def write_manifest(root: Path, entries: list[ManifestEntry], source: dict) -> Path:
+    """Written last, atomically: its presence says every artifact it lists is complete."""
+    document = {"source": source, "artifacts": [entry.to_dict(root) for entry in entries]}
+    return write_bytes_atomic(root / MANIFEST_NAME, (json.dumps(document, indent=2) + "\n").encode())
+
+
+def spec_from_manifest(model: Path) -> ModelSpec | None:
+    """The spec that the manifest of `model`'s build folder records for it; None for a model from elsewhere."""
+    model = Path(model).resolve()
+    for folder in (model.parent, model.parent.parent):
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file():
+            continue
+        try:
+            document = parse_json_bounded(manifest.read_bytes(), str(manifest), ValueError)
+            for entry in document.get("artifacts", []):
+                if (folder / entry["path"]).resolve() == model and "spec" in entry:
+                    return ModelSpec.from_dict(entry["spec"], manifest)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # an unreadable manifest vouches for nothing: the model is treated as foreign
+    return None

@@ -1,0 +1,110 @@
+"""What a format is: a `Format` names the modules of its folder (exporter, runner, lister), the recipes rebuild
+offers for it, its op allow-list and where its files go. Each format's folder declares its `Format` in its
+`__init__.py`; `registry.py` registers them, one line each.
+
+A recipe is a converter variant applied to the float weights or to weights first rounded onto the format's grid
+(`model/rounding.py`); an `ExportSource` is what every exporter may read: the model's spec, its weights, the same
+weights frozen, and the calibration photos.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from posenet_port.formats.runner import Runner
+    from posenet_port.model.spec import ModelSpec
+    from posenet_port.model.weights import PosenetWeights
+    from posenet_port.pipeline.calibration import Calibration
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """What rebuild can emit for a format: a converter `variant` (one of its exporter's VARIANTS), on the float
+    weights or on weights rounded onto `grid` first; `weight_class` names the floor its checks must clear
+    (pipeline.checks.FLOORS)."""
+
+    name: str
+    variant: str
+    grid: str | None = None
+    weight_class: str
+    description: str
+
+
+def recipes(*entries: Recipe) -> dict[str, Recipe]:
+    return {recipe.name: recipe for recipe in entries}
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """The network one recipe converts: float, or with its weights on the recipe's grid.
+
+    `input_size` is the size fixed-input formats are exported at; `int8_io` asks int8 models for int8 inputs
+    and outputs where the format has them."""
+
+    spec: ModelSpec
+    weights: PosenetWeights
+    frozen_graph: Path
+    calibration: Calibration
+    input_size: int
+    int8_io: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Format:
+    """One model format.
+
+    `runner`, `exporter` and `lister` are module names: `open_runner(path, threads, spec) -> Runner`,
+    `export(source, recipe, path) -> Path` (None: read, not written) and `claims(path, head)` / `read(path,
+    probe_size)` for `list_nodes` (formats/listing.py). `allowed_ops` is what a model from elsewhere may use.
+    `file_name` is where rebuild writes a recipe, relative to its folder, from `{stem}`, `{size}` and `{recipe}`;
+    a `/` in it means the model is a folder of files (tfjs, OpenVINO). A fixed-input format is exported at one
+    size; a folder model is known by its `folder_marker` file; a format that is not `in_process` runs in another process (tfjs in node), so it is neither timed beside
+    the others nor picked by the demo. `lists_unclaimed_files`: the lister that reads files no other claims."""
+
+    name: str
+    title: str
+    runner: str
+    exporter: str | None = None
+    lister: str | None = None
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    allowed_ops: frozenset[str] = frozenset()
+    file_name: str = ""
+    suffixes: tuple[str, ...] = ()
+    folder_marker: str = ""
+    fixed_input: bool = False
+    in_process: bool = True
+    lists_unclaimed_files: bool = False
+
+    @property
+    def bundle(self) -> bool:
+        return "/" in self.file_name
+
+    def target(self, out_dir: Path, stem: str, recipe: str, size: int) -> Path:
+        return Path(out_dir) / self.file_name.format(stem=stem, recipe=recipe, size=size)
+
+    def export(self, source: ExportSource, recipe: Recipe, path: Path) -> Path:
+        if self.exporter is None:
+            raise ValueError(f"{self.title} models are read, not written, by posenet_port")
+        return importlib.import_module(self.exporter).export(source, recipe, path)
+
+    def open(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> Runner:
+        return importlib.import_module(self.runner).open_runner(Path(path), threads, spec)
+
+
+GPTQ = "placed on the grid by GPTQ, not rounded to nearest"
+FLOAT32 = Recipe(name="float32", variant="float32", weight_class="float32",
+                 description="float32 weights and activations")
+FLOAT16_RECIPES = (
+    Recipe(name="float16", variant="float16", weight_class="2-byte", description="float16 weights, rounded to nearest"),
+    Recipe(name="float16-gptq", variant="float16", grid="float16", weight_class="2-byte",
+           description=f"float16 weights {GPTQ}"),
+)
+INT8_RECIPES = (
+    Recipe(name="int8", variant="int8", weight_class="1-byte",
+           description="int8 weights (nearest) and activations, calibrated on real photos"),
+    Recipe(name="int8-gptq", variant="int8", grid="int8", weight_class="1-byte",
+           description=f"int8 weights {GPTQ}, int8 activations"),
+)

@@ -1,0 +1,91 @@
+"""TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16 and full int8 (post-training).
+
+The graph's roles come from `nodes.identify_roles`, so any PoseNet frozen graph converts, whatever its names.
+The models output the four raw heads (`heatmap_2` logits, `offset_2`, displacements); int8 calibration uses real
+photos passed through the same `preprocess` as inference.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from posenet_port._util.fileio import write_bytes_atomic
+from posenet_port.errors import ConfigError, ModelFileError, raised_by_interrupt
+from posenet_port.formats.base import ExportSource, Recipe
+from posenet_port.formats.listing import read_model
+from posenet_port.formats.roles import identify_roles
+from posenet_port.model.spec import ModelSpec
+
+VARIANTS = ("float32", "dynamic-range", "float16", "int8")
+
+
+def export_tflite(
+    frozen_pb: str | Path,
+    path: str | Path,
+    variant: str,
+    input_size: int,
+    calibration: Sequence[np.ndarray] = (),
+    int8_io: bool = False,
+    spec: ModelSpec | None = None,
+) -> Path:
+    """Convert `frozen_pb` at a fixed [1, input_size, input_size, 3] input; written atomically to `path`. Its
+    nodes are the ones `spec` names, or (for a graph from elsewhere) found by their role."""
+    import tensorflow as tf
+
+    if variant not in VARIANTS:
+        raise ConfigError(f"TFLite variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    if variant == "int8" and not calibration:
+        raise ConfigError("int8 TFLite needs calibration inputs (representative_inputs)")
+    input_name, output_names = _node_names(frozen_pb, input_size, spec)
+    converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+        str(frozen_pb), [input_name], output_names, input_shapes={input_name: [1, input_size, input_size, 3]},
+    )
+    _configure(converter, variant, calibration, int8_io)
+    try:
+        data = converter.convert()
+    except Exception as error:  # noqa: BLE001 - the converter raises ConverterError, ValueError, RuntimeError ...
+        if raised_by_interrupt(error):
+            raise KeyboardInterrupt from None
+        raise ModelFileError(f"{frozen_pb}: TFLite {variant} conversion failed: {str(error).strip()[:300]}") from None
+    return write_bytes_atomic(path, data)
+
+
+def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
+    """The registry's entry point: `recipe` at the rebuild's input size (TFLite inputs are fixed)."""
+    size = source.input_size
+    calibration = source.calibration.batches(size) if recipe.variant == "int8" else ()
+    return export_tflite(source.frozen_graph, path, recipe.variant, size, calibration, source.int8_io, source.spec)
+
+
+def _node_names(frozen_pb: str | Path, input_size: int, spec: ModelSpec | None) -> tuple[str, list[str]]:
+    """The input and the four heads (the raw logits, not `heatmap`: TFLite users apply the sigmoid themselves)."""
+    if spec is not None:
+        return spec.input_name, spec.head_nodes()
+    roles = identify_roles(read_model(frozen_pb, probe_size=input_size))
+    return roles.image.node, roles.output_names()
+
+
+def _configure(converter, variant: str, calibration: Sequence[np.ndarray], int8_io: bool) -> None:
+    import tensorflow as tf
+
+    if variant == "float32":
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "int8":
+        converter.representative_dataset = _dataset(calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        io_type = tf.int8 if int8_io else tf.float32
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
+
+
+def _dataset(calibration: Iterable[np.ndarray]) -> Callable[[], Iterable[list[np.ndarray]]]:
+    def generate():
+        for batch in calibration:
+            yield [batch.astype(np.float32)]
+
+    return generate

@@ -1,0 +1,81 @@
+"""The TFLite interpreter (ai-edge-litert: XNNPACK for quantized models, numpy 2; else tflite-runtime; else TF's) and
+a PoseNet runner on it. Importing this module does not import TensorFlow."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posenet_port.errors import ModelFileError
+from posenet_port.formats.runner import Runner, check_outputs
+from posenet_port.formats.tflite.ops import check_tflite_ops
+from posenet_port.model.spec import ModelSpec, canonical_output_name
+
+
+def interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            import tensorflow as tf
+
+            Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+def op_resolver_without_delegates() -> Any:
+    """The resolver that keeps every op visible (XNNPACK would fold them into one DELEGATE op)."""
+    module = __import__(interpreter_class().__module__, fromlist=["OpResolverType"])
+    return module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+
+class LiteRTRunner(Runner):
+    """A .tflite PoseNet in the LiteRT interpreter; int8 inputs and outputs are (de)quantized here."""
+
+    def __init__(self, path: str | Path, threads: int = 2) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelFileError(f"{path}: no such TFLite file")
+        try:
+            # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
+            # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made.
+            content = self._content = self.path.read_bytes()  # kept: the interpreter reads from this buffer
+            listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
+            check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
+            self.interpreter = interpreter_class()(model_content=content, num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{path}: not a loadable TFLite model ({str(error).strip()[:200]})") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.outputs = {canonical_output_name(d["name"]): d for d in self.interpreter.get_output_details()}
+        self.outputs.pop(None, None)
+        check_outputs(self.outputs, path)
+        self.input_size = int(self.input["shape"][1])
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        self.interpreter.set_tensor(self.input["index"], _quantize(np.asarray(image, np.float32), self.input))
+        self.interpreter.invoke()
+        return {name: _dequantize(self.interpreter.get_tensor(d["index"]), d) for name, d in self.outputs.items()}
+
+
+def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> LiteRTRunner:
+    del spec  # a .tflite states its input size, and its output names say their roles
+    return LiteRTRunner(path, threads)
+
+
+def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(detail["dtype"])
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values.copy()
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)

@@ -1,0 +1,233 @@
+"""Weights placed on a target format's grid so that the rounded network still gives the float network's poses.
+
+Rounding each weight to its nearest grid value (what every converter does) is what moves PoseNet's keypoints:
+simulated alone, nearest int8 rounding of the weights leaves 82 % of confident keypoints within 2 px. Here the
+rounding is chosen instead, once, in NumPy, layer by layer in network order (GPTQ, Frantar et al. 2022, with the
+layer re-fitted first):
+
+1. Re-fit: the layer's float weights and bias are refitted by ridge regression so that, fed the *rounded*
+   network's activations so far, it reproduces the *float* network's output (earlier layers' error is absorbed).
+2. Round: the weights are rounded one input position at a time; each rounding error is spread over the weights
+   not yet rounded (and the float bias) through the inverse of the layer's input second-moment matrix, so the
+   layer's output on the calibration photos changes as little as possible.
+
+The result is ordinary float32 weights that lie exactly on the grid the converter will use: per output channel
+symmetric int8 (scale = max |w| / 127, which TFLite's per-channel quantization recomputes to the same value) or
+float16. Converting them loses nothing more, so every format that shares a grid shares one rounding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from posenet_port.errors import check_interrupted
+from posenet_port.model.architecture import ArchitectureConfig, conv_steps
+from posenet_port.model.weights import ConvWeights, PosenetWeights
+
+# Chosen on the tuning photos only (samples.tuning_photos): refit ridge 0.1 and rounding damping 0.01, both
+# relative to the mean diagonal of the layer's input second moments.
+REFIT_RIDGE = 0.1
+ROUNDING_DAMPING = 0.01
+
+
+def level_scales(rows: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Per row, the smallest scale that fits it into the integer levels low..high: its largest weight lands on
+    `high` or its most negative one on `low`. TFLite's int8 uses -127..127 (scale max |w| / 127, which TFLite
+    recomputes); the tfjs one-byte model uses -128..127, so a kernel holding both extremes is stored by tfjs' own
+    per-tensor affine uint8 (step (127 + 128) / 255 = 1, zero point 128) without loss. All-zero rows get 1."""
+    scale = np.maximum(rows.max(axis=1) / high, rows.min(axis=1) / low)
+    return np.where(scale > 0, scale, 1.0)
+
+
+@dataclass(frozen=True)
+class LayerGrid:
+    """The values one layer can store: integer levels low..high times a per-output-channel scale, or (low None)
+    float16 values; `rounds_biases` when the format stores the biases on the grid too (float16)."""
+
+    low: int | None
+    high: int | None
+    rounds_biases: bool
+    # tfjs quantizes the whole tensor with one affine range: its levels stay integers only if some weight of
+    # the layer sits on `low` and some on `high`.
+    spans_both_extremes: bool = False
+
+    def scales(self, rows: np.ndarray) -> np.ndarray:
+        return np.ones(len(rows)) if self.low is None else level_scales(rows, self.low, self.high)
+
+    def round(self, column: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        if self.low is None:
+            return column.astype(np.float16).astype(np.float64)
+        return np.clip(np.round(column / scale), self.low, self.high) * scale
+
+
+@dataclass(frozen=True)
+class WeightGrid:
+    """What a format stores, for its 1x1 convolutions (pointwise layers, heads) and its 3x3 ones (conv0,
+    depthwise)."""
+
+    name: str
+    description: str
+    pointwise: LayerGrid
+    spatial: LayerGrid
+
+    def layer(self, kernel_size: int) -> LayerGrid:
+        return self.pointwise if kernel_size == 1 else self.spatial
+
+
+_INT8 = LayerGrid(-127, 127, rounds_biases=False)  # biases are int32 at the accumulator's scale
+_FLOAT16 = LayerGrid(None, None, rounds_biases=True)
+GRIDS = {
+    "int8": WeightGrid("int8", "per-output-channel symmetric int8, as TFLite's int8 and dynamic-range models store it",
+                       _INT8, _INT8),
+    "float16": WeightGrid("float16", "IEEE float16 weights and biases, as float16 TFLite and tfjs models store them",
+                          _FLOAT16, _FLOAT16),
+    "uint8-mixed": WeightGrid("uint8-mixed", "tfjs uint8-mixed: 1x1 kernels on per-channel levels -128..127 (biases "
+                              "float32), conv0 and depthwise kernels float16",
+                              LayerGrid(-128, 127, False, spans_both_extremes=True), _FLOAT16),
+}
+
+
+def round_weights(
+    weights: PosenetWeights,
+    output_stride: int,
+    calibration: Sequence[np.ndarray],
+    grid: WeightGrid,
+) -> PosenetWeights:
+    """`weights` with every kernel on `grid`, chosen to keep the network's outputs on `calibration` (preprocessed
+    [1, H, W, 3] batches). Biases stay float32 unless the grid's format stores them on the grid too."""
+    import tensorflow as tf
+
+    from posenet_port.model.tf_graph import apply_conv
+
+    float_inputs = [tf.constant(batch, tf.float32) for batch in calibration]
+    rounded_inputs = list(float_inputs)
+    rounded = []
+    for conv, step in zip(weights.convs(), conv_steps(ArchitectureConfig(weights.multiplier, output_stride))):
+        check_interrupted()  # a 17 s step: answer a Ctrl-C that was swallowed (see errors.py) between layers
+        new = _round_layer(conv, step, float_inputs, rounded_inputs, grid)
+        rounded.append(new)
+        if not step.is_head:
+            float_inputs = [apply_conv(x, conv, step) for x in float_inputs]
+            rounded_inputs = [apply_conv(x, new, step) for x in rounded_inputs]
+    return PosenetWeights.from_convs(rounded, source=f"{weights.source} (weights on the {grid.name} grid)",
+                                     format=weights.format, checksums=weights.checksums)
+
+
+def _round_layer(conv: ConvWeights, step, float_inputs, rounded_inputs, weight_grid: WeightGrid) -> ConvWeights:
+    gram, cross = _moments(step, conv.kernel.shape[0], float_inputs, rounded_inputs)
+    grid = weight_grid.layer(conv.kernel.shape[0])
+    rows = _rows(conv, step.depthwise)
+    scales = grid.scales(rows[:, :-1])
+    fitted = _refit(rows, gram, cross)
+    placed = _round_rows(fitted, gram, scales, grid)
+    if grid.low is not None:
+        placed = _keep_scale(placed, rows, scales, grid)
+    if grid.spans_both_extremes:
+        placed = _reach_both_extremes(placed, scales, grid)
+    if grid.rounds_biases:  # what the format will store; the next layers' refits see the difference
+        placed[:, -1] = grid.round(placed[:, -1], scales)
+    return _from_rows(placed, conv, step.depthwise)
+
+
+def _moments(step, kernel: int, float_inputs, rounded_inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Second moments of the layer's inputs (each patch plus a constant 1 for the bias): rounded x rounded and
+    rounded x float. Shape [groups, n, n]: one group per channel for depthwise layers, one for the rest."""
+    gram = cross = 0.0
+    for x_float, x_rounded in zip(float_inputs, rounded_inputs):
+        p_float, p_rounded = _patches(x_float, step, kernel), _patches(x_rounded, step, kernel)
+        if step.depthwise:
+            gram = gram + np.einsum("nic,njc->cij", p_rounded, p_rounded)
+            cross = cross + np.einsum("nic,njc->cij", p_rounded, p_float)
+        else:
+            gram = gram + (p_rounded.T @ p_rounded)[None]
+            cross = cross + (p_rounded.T @ p_float)[None]
+    return gram, cross
+
+
+def _patches(x, step, kernel: int) -> np.ndarray:
+    """The layer's input as rows of patches with a trailing 1: [positions, k*k*C + 1], or for a depthwise layer
+    [positions, k*k + 1, C]."""
+    import tensorflow as tf
+
+    layer, channels = step.layer, x.shape[-1]
+    if kernel > 1:
+        x = tf.image.extract_patches(x, [1, kernel, kernel, 1], [1, layer.stride, layer.stride, 1],
+                                     [1, layer.dilation, layer.dilation, 1], "SAME")
+    values = x.numpy().astype(np.float64)
+    if step.depthwise:
+        values = values.reshape(-1, kernel * kernel, channels)
+        return np.concatenate([values, np.ones((len(values), 1, channels))], axis=1)
+    values = values.reshape(-1, values.shape[-1])
+    return np.concatenate([values, np.ones((len(values), 1))], axis=1)
+
+
+def _rows(conv: ConvWeights, depthwise: bool) -> np.ndarray:
+    """Kernel and bias as [output channels, fan-in + 1], in the patches' order."""
+    kernel = conv.kernel[:, :, :, 0] if depthwise else conv.kernel
+    flat = kernel.reshape(-1, kernel.shape[-1]).T
+    return np.concatenate([flat, conv.bias[:, None]], axis=1).astype(np.float64)
+
+
+def _from_rows(rows: np.ndarray, conv: ConvWeights, depthwise: bool) -> ConvWeights:
+    kernel = rows[:, :-1].T.reshape(conv.kernel.shape[:3] if depthwise else conv.kernel.shape)
+    if depthwise:
+        kernel = kernel[..., None]
+    return ConvWeights(kernel.astype(np.float32), rows[:, -1].astype(np.float32))
+
+
+def _regularised(matrix: np.ndarray, relative: float) -> np.ndarray:
+    """`matrix` [G, n, n] plus `relative` times its mean diagonal (1 for an all-zero, dead input)."""
+    diagonal = np.mean(np.diagonal(matrix, axis1=1, axis2=2), axis=1)
+    diagonal = np.where(diagonal > 0, diagonal, 1.0)
+    return matrix + relative * diagonal[:, None, None] * np.eye(matrix.shape[-1])
+
+
+def _refit(rows: np.ndarray, gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """Ridge regression towards the original weights: fed the rounded network's inputs, reproduce the float
+    network's output: min |X_r w' - X_f w|^2 + ridge |w' - w|^2."""
+    regularised = _regularised(gram, REFIT_RIDGE)
+    ridge = regularised - gram
+    if len(gram) == 1:  # one input matrix shared by every output channel
+        return np.linalg.solve(regularised[0], (cross[0] + ridge[0]) @ rows.T).T
+    right = np.einsum("gij,gj->gi", cross + ridge, rows)
+    return np.linalg.solve(regularised, right[..., None])[..., 0]
+
+
+def _round_rows(rows: np.ndarray, gram: np.ndarray, scales: np.ndarray, grid: LayerGrid) -> np.ndarray:
+    """GPTQ: round the weight columns in order, pushing each rounding error onto the columns after it (the
+    last column, the bias, is never rounded and takes what is left)."""
+    inverse = np.linalg.inv(_regularised(gram, ROUNDING_DAMPING))
+    inverse = (inverse + np.swapaxes(inverse, 1, 2)) / 2
+    upper = np.swapaxes(np.linalg.cholesky(inverse), 1, 2)  # U with U^T U = H^-1
+    rows = rows.copy()
+    for column in range(rows.shape[1] - 1):
+        placed = grid.round(rows[:, column], scales)
+        error = (rows[:, column] - placed) / upper[:, column, column]
+        rows[:, column] = placed
+        rows[:, column + 1 :] -= error[:, None] * upper[:, column, column + 1 :]
+    return rows
+
+
+def _keep_scale(placed: np.ndarray, original: np.ndarray, scales: np.ndarray, grid: LayerGrid) -> np.ndarray:
+    """The converter recomputes each channel's scale from its weights (level_scales): where rounding left no
+    weight on an extreme level, put the original largest weight back on its extreme, so the scale and every
+    other grid value come out unchanged."""
+    recomputed = level_scales(placed[:, :-1], grid.low, grid.high)
+    for row in np.flatnonzero(recomputed < scales * (1 - 1e-9)):
+        column = int(np.argmax(np.abs(original[row, :-1])))
+        placed[row, column] = (grid.high if original[row, column] >= 0 else grid.low) * scales[row]
+    return placed
+
+
+def _reach_both_extremes(placed: np.ndarray, scales: np.ndarray, grid: LayerGrid) -> np.ndarray:
+    """If no weight of the layer sits on `low` (or `high`), move the one closest to it there: one weight of the
+    layer changes by a few levels, and the whole kernel is then stored without loss (see spans_both_extremes).
+    Each row's scale is unchanged: the moved weight still fits its row's levels."""
+    levels = np.round(placed[:, :-1] / scales[:, None])
+    for extreme, pick in ((grid.low, np.argmin), (grid.high, np.argmax)):
+        if not np.any(levels == extreme):
+            row, column = np.unravel_index(pick(levels), levels.shape)
+            placed[row, column] = extreme * scales[row]
+    return placed

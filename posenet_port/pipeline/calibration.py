@@ -1,0 +1,74 @@
+"""Calibration photos: what int8 activation ranges and GPTQ weight rounding are fitted on.
+
+By default the tuning photos (samples.py), never the validation photos the checks judge on. Each photo is used
+with its mirror and crops at two scales, preprocessed exactly as at inference.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from posenet_port.inference.preprocess import IMAGE_SUFFIXES, ImageError, load_image, preprocess
+
+
+def augmented_views(rgb: np.ndarray) -> list[np.ndarray]:
+    """A photo, its mirror, and crops on 2x2 and 3x3 grids of both: people at several scales and places."""
+    views = []
+    for image in (rgb, rgb[:, ::-1]):
+        height, width = image.shape[:2]
+        views.append(image)
+        for grid in (2, 3):
+            crop_h, crop_w = height * 2 // (grid + 1), width * 2 // (grid + 1)
+            for row in range(grid):
+                for col in range(grid):
+                    top, left = row * (height - crop_h) // max(grid - 1, 1), col * (width - crop_w) // max(grid - 1, 1)
+                    views.append(image[top : top + crop_h, left : left + crop_w])
+    return views
+
+
+def calibration_photos(directory: str | Path | None) -> list[np.ndarray]:
+    """The photos in `directory` (every readable image), or by default the tuning photos (never the validation
+    photos the checks judge on)."""
+    if directory is None:
+        from posenet_port.pipeline.photos import tuning_photos
+
+        return [rgb for _, rgb in tuning_photos()]
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ImageError(f"{directory}: calibration images must be a folder of photos")
+    photos = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                photos.append(load_image(path))
+            except ImageError:
+                continue
+    if not photos:
+        raise ImageError(f"{directory}: no readable images ({', '.join(IMAGE_SUFFIXES)}) for int8 calibration")
+    return photos
+
+
+def representative_inputs(photos: Sequence[np.ndarray], input_size: int) -> list[np.ndarray]:
+    """Calibration batches: every augmented view, preprocessed exactly as at inference."""
+    return [preprocess(view, input_size)[0] for photo in photos for view in augmented_views(photo)]
+
+
+class Calibration:
+    """The photos of one rebuild and their batches per input size, made once and shared by every exporter."""
+
+    def __init__(self, photos: Sequence[np.ndarray]) -> None:
+        self.photos = list(photos)
+        self._batches: dict[int, list[np.ndarray]] = {}
+
+    def batches(self, input_size: int) -> list[np.ndarray]:
+        if input_size not in self._batches:
+            self._batches[input_size] = representative_inputs(self.photos, input_size)
+        return self._batches[input_size]
+
+
+def calibration_batches(photos: Sequence[np.ndarray], input_size: int) -> list[np.ndarray]:
+    """Each calibration photo and its mirror, preprocessed as at inference. More views (crops at several scales)
+    took 3x longer and agreed no better on the tuning photos (96.3 % vs 95.7-97.3 % within 2 px, simulated)."""
+    return [preprocess(view, input_size)[0] for photo in photos for view in (photo, photo[:, ::-1])]
