@@ -8,13 +8,26 @@ CHROMIUM := /usr/bin/chromium
 QEMU := /usr/bin/qemu-x86_64
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && echo sudo)
 
-.PHONY: rebuild test test-quick test-compat clean
+.PHONY: rebuild test test-quick test-compat lint fuzz docs clean
 
 rebuild: $(PY_READY) $(NODE_READY)
 	$(PY) -m posenet_port.rebuild
 
-test: $(PY_READY) $(NODE_READY) $(CHROMIUM) $(QEMU)
+test: $(PY_READY) $(NODE_READY) $(CHROMIUM) $(QEMU) lint
 	$(PY) -m pytest
+
+# The house style (ruff.toml); `make test` runs it first.
+lint: $(PY_READY)
+	$(PY) -m ruff check .
+
+# The long fuzzing campaign over every reader of outside files, written to FUZZING.md.
+FUZZ_CASES ?= 2000
+fuzz: $(PY_READY)
+	$(PY) tests/helpers/fuzzing.py --cases $(FUZZ_CASES)
+
+# docs/cli.md from the commands' parsers (a test fails when it is stale).
+docs: $(PY_READY)
+	$(PY) tools/docs.py
 
 # The quick subset: everything but the end-to-end tests marked slow.
 test-quick: $(PY_READY)
@@ -24,7 +37,7 @@ test-quick: $(PY_READY)
 test-compat: $(NODE_READY)
 	$(PYTHON) tools/compat.py
 
-$(PY_READY): requirements.txt setup.cfg setup.py $(wildcard posenet_port/*.c)
+$(PY_READY): requirements.txt setup.cfg setup.py $(wildcard posenet_port/*/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from posenet_port.cli.common import run_cli  # noqa: E402
+from posenet_port.model.architecture import HEAD_NAMES  # noqa: E402
 
 
 def op_times(model: Path, size: int, threads: int, runs: int) -> dict[str, float]:
@@ -52,7 +53,7 @@ def op_times(model: Path, size: int, threads: int, runs: int) -> dict[str, float
 
 # posenet_port's ONNX writer names each convolution after its MobileNet scope (Conv2d_3_depthwise/Conv2D, ...).
 LAYER_KINDS = ("depthwise", "pointwise", "Conv2d_0")
-HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
+HEADS = HEAD_NAMES
 
 
 def _kind(op: str, node: str) -> str:

@@ -79,7 +79,7 @@ def bench_decode(runs: int) -> Section:
         f"{len(poses)} poses decoded in {ours:.3f} ms by the {DECODER} decoder: {speedup:.1f}x as fast as posenet "
         f"2.2.2's decodeMultiplePoses on the same tensors in node in this run (target >= 4x: {_met(speedup >= 4)}), "
         f"{share:.1%} of one TF inference (target <= 12.5%: {_met(share <= 0.125)}).",
-        "Both decoders give posenet 2.2.2's poses (tests/test_decode.py: to 1e-3 px against node, and the C decoder "
+        "Both decoders give posenet 2.2.2's poses (tests/unit/test_decode.py: to 1e-3 px against node, and the C decoder "
         "equals the Python one to the last bit).",
     ]
     return section
@@ -225,7 +225,8 @@ def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[
                 if recipe.variant == "int8" and not calibration.photos:
                     calibration = Calibration(calibration_photos(None))
                 spec = reference.exported(fmt.name, recipe.variant, size if fmt.fixed_input else None)
-                source = ExportSource(spec, read_frozen_weights(graph["path"]), graph["path"], calibration, size)
+                source = ExportSource(spec=spec, weights=read_frozen_weights(graph["path"]), frozen_graph=graph["path"],
+                                      calibration=calibration, input_size=size)
                 path = fmt.export(source, recipe, fmt.target(work, f"{size}", recipe.name, size))
                 models.append((label, name, fmt.name, path, spec.to_dict()))
     return models

@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 
 from posenet_port.cli.quiet import VERBOSE_FLAG, native_noise_filtered, verbose_requested
 from posenet_port.errors import PosenetPortError, check_interrupted, handle_interrupts
+from posenet_port.formats.registry import FORMATS
+from posenet_port.inference.decode import DEFAULT_DECODE, DecodeOptions
 from posenet_port.inference.preprocess import MAX_PIXELS
 from posenet_port.model.architecture import MAX_INPUT_SIZE
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
@@ -92,16 +94,30 @@ def float_in(low: float, high: float | None = None, low_inclusive: bool = True) 
     return parse
 
 
+def model_files_help() -> str:
+    """The model files the commands run, from the format registry: `frozen graph (.pb), TFLite (.tflite), ...`."""
+    kinds = [f"{fmt.title} ({', '.join(fmt.suffixes) or 'folder'})" for fmt in FORMATS.values()
+             if fmt.in_process and (fmt.suffixes or fmt.folder_marker)]
+    return ", ".join(kinds)
+
+
+def decode_options(args: argparse.Namespace) -> DecodeOptions:
+    """The decoding settings `add_pose_arguments` parsed."""
+    return DecodeOptions(single=args.single, max_poses=args.max_poses, score_threshold=args.score_threshold,
+                         nms_radius=args.nms_radius)
+
+
 def add_pose_arguments(parser: argparse.ArgumentParser) -> None:
     """The input size and decoding settings that `estimate` and `demo` share, each checked as it is parsed."""
     parser.add_argument("--input-size", type=int_in(1, MAX_INPUT_SIZE), default=None,
                         help=f"network input size, k * stride + 1 (default: {DEFAULT_INPUT_SIZE}, or the size a .tflite model takes)")
     parser.add_argument("--single", action="store_true", help="single-pose decoding (one person, argmax per keypoint)")
-    parser.add_argument("--max-poses", type=int_in(1, 1000), default=10, help="most poses per photo (default: 10)")
-    parser.add_argument("--score-threshold", type=float_in(0.0, 1.0), default=0.5,
-                        help="root keypoint score threshold (default: 0.5)")
-    parser.add_argument("--nms-radius", type=float_in(0.0, None, low_inclusive=False), default=20,
-                        help="NMS radius in input pixels (default: 20)")
+    parser.add_argument("--max-poses", type=int_in(1, 1000), default=DEFAULT_DECODE.max_poses,
+                        help=f"most poses per photo (default: {DEFAULT_DECODE.max_poses})")
+    parser.add_argument("--score-threshold", type=float_in(0.0, 1.0), default=DEFAULT_DECODE.score_threshold,
+                        help=f"root keypoint score threshold (default: {DEFAULT_DECODE.score_threshold})")
+    parser.add_argument("--nms-radius", type=float_in(0.0, None, low_inclusive=False), default=DEFAULT_DECODE.nms_radius,
+                        help=f"NMS radius in input pixels (default: {DEFAULT_DECODE.nms_radius})")
     parser.add_argument("--min-keypoint-score", type=float_in(0.0, 1.0), default=0.5,
                         help="keypoints drawn from this score (default: 0.5)")
     parser.add_argument("--max-pixels", type=int_in(1), default=MAX_PIXELS,

@@ -7,9 +7,19 @@ import sys
 
 from posenet_port.cli.common import run_cli
 
+# Every command: its module in this folder, and what it does (docs/cli.md is written from their parsers).
+COMMANDS = {
+    "rebuild": "weights -> TF graph -> every format, each checked on real photos",
+    "estimate": "poses on photos",
+    "demo": "live poses from a camera, a video or a folder of photos",
+    "serve": "the browser page for the exported tfjs models",
+    "bench": "speed of every model and step on this CPU",
+    "list_nodes": "the nodes of any PoseNet model and their roles",
+}
 
-def _run(module: str) -> int:
-    return run_cli(importlib.import_module(f"posenet_port.cli.{module}").main)
+
+def _run(command: str) -> int:
+    return run_cli(importlib.import_module(f"posenet_port.cli.{command}").main)
 
 
 def run_module(caller: str, command: str) -> None:

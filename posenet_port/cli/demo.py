@@ -10,11 +10,18 @@ from typing import Sequence
 from posenet_port._util.fileio import check_outputs_distinct
 from posenet_port._util.machine import keep_freed_memory
 from posenet_port._util.resources import default_build_dir
-from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, int_in, run_cli
+from posenet_port.cli.common import (
+    add_pose_arguments,
+    add_verbose_argument,
+    decode_options,
+    int_in,
+    model_files_help,
+    run_cli,
+)
 from posenet_port.inference.choice import choose_model
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m posenet_port.demo",
         description="Live PoseNet: skeletons, keypoints, frames per second and inference / decoding times on "
@@ -25,26 +32,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     source.add_argument("--video", type=Path, help="a video file")
     source.add_argument("--images", type=Path, metavar="DIR", help="a folder of photos")
     parser.add_argument("--model", type=Path, default=None,
-                        help="weights, a frozen .pb or a .tflite; default: the model of build/ that passed its checks "
-                        "and runs fastest on this CPU, timed once and cached (see `make rebuild`), else the shipped "
-                        "weights")
+                        help=f"tfjs weights, a rebuild folder or a model file: {model_files_help()}; default: the model "
+                        "of build/ that passed its checks and runs fastest on this CPU, timed once and cached (see "
+                        "`make rebuild`), else the shipped weights")
     add_pose_arguments(parser)
-    parser.add_argument("--threads", type=int_in(1, 64), default=2, help="TFLite interpreter threads (default: 2)")
+    parser.add_argument("--threads", type=int_in(1, 64), default=2,
+                        help="threads the runtime computes with, whatever the format (default: 2)")
     parser.add_argument("--output", type=Path,
                         help="annotated video (.mp4 or .avi) for --camera / --video; a folder for --images")
     parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
     parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
     parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
     add_verbose_argument(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     check_outputs_distinct({"--video": args.video, "--images": args.images, "--model": args.model},
                            {"--output": args.output, "--dump": args.dump})
     keep_freed_memory()
-    from posenet_port.inference.estimator import DecodeOptions, PoseEstimator
+    from posenet_port.inference.estimator import PoseEstimator
     from posenet_port.inference.stream import (
         CaptureSource,
         DumpSink,
@@ -73,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sinks.append(PhotoSink(args.output) if args.images is not None else VideoSink(args.output, source.fps))
     if args.dump is not None:
         sinks.append(DumpSink(args.dump))
-    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    options = decode_options(args)
     stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames)
     if stats.frames:
         print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} fps; median inference "

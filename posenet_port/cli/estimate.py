@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Sequence
 
 from posenet_port._util.fileio import unique_name
-from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, run_cli
+from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, decode_options, model_files_help, run_cli
 from posenet_port.errors import check_interrupted
-from posenet_port.inference.estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, DecodeOptions, PoseEstimator
+from posenet_port.inference.estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, PoseEstimator
 from posenet_port.inference.preprocess import ImageError, check_image_file, load_image
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m posenet_port.estimate",
         description="Estimate PoseNet poses on photos, exactly as @tensorflow-models/posenet 2.2.2 does.",
@@ -23,7 +23,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("photos", nargs="+", type=Path, help="photo files (jpg, png, ...)")
     parser.add_argument(
         "--model", type=Path, default=None,
-        help="tfjs weights (model.json / manifest.json / folder), a frozen .pb or a .tflite; default: the shipped weights",
+        help="tfjs weights (model.json, checkpoint manifest.json or their folder), a rebuild folder (its fastest "
+        f"checked model) or a model file: {model_files_help()}; default: the shipped weights",
     )
     parser.add_argument("--engine", choices=WEIGHT_ENGINES, default=None,
                         help=f"what runs weights (default {DEFAULT_ENGINE}: light and quick to start; tensorflow: the "
@@ -36,17 +37,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
     parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
     add_verbose_argument(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.heatmaps and args.draw is None:
         raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
     for path in args.photos:  # every photo there and of a sane size before the model loads; decoded one at a time
         check_image_file(path, args.max_pixels)
     estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch, engine=args.engine)
-    options = DecodeOptions(args.single, args.max_poses, args.score_threshold, args.nms_radius)
+    options = decode_options(args)
     taken: set[str] = set()
     for path in args.photos:
         check_interrupted()

@@ -46,7 +46,7 @@ def format_roles(listing: ModelListing, roles: Roles) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python tools/list_nodes.py",
         description="List every node of a PoseNet model (frozen .pb, SavedModel folder, .tflite, tfjs model.json, "
@@ -58,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--probe-size", type=int_in(2, MAX_INPUT_SIZE), default=DEFAULT_INPUT_SIZE,
                         help=f"input size used to resolve a dynamic input's shapes (default: {DEFAULT_INPUT_SIZE})")
     add_verbose_argument(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     listing = read_model(args.model, args.probe_size)
     for warning in listing.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -21,7 +21,7 @@ from posenet_port.pipeline.run import DEFAULT_OUT, RebuildOptions, rebuild
 DEFAULT_FORMATS = "default"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     formats = export_formats()
     recipe_list = "\n".join(f"  {name:<8} {r.name:<20} {r.weight_class:<8} {r.description}"
                              for name, fmt in formats.items() for r in fmt.recipes.values())
@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="fail when the tfjs checks cannot run (node missing); CI uses this")
     parser.add_argument("--allow-non-finite", action="store_true", help="load weights holding NaN or Inf")
     add_verbose_argument(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -66,7 +66,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     chosen = args.formats.strip()
     if chosen == "none":
         formats: tuple[str, ...] = ()
@@ -75,25 +75,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     named = {fmt: _names(getattr(args, fmt)) for fmt in export_formats() if getattr(args, fmt) is not None}
     formats += tuple(fmt for fmt in named if fmt not in formats)
     options = RebuildOptions(
-        args.weights, args.output_stride, args.out, formats, args.input_size, args.int8_io,
-        args.calibration_images, not args.no_checks, args.require_node, args.allow_non_finite, named,
+        weights=args.weights, output_stride=args.output_stride, out_dir=args.out, formats=formats,
+        input_size=args.input_size, int8_io=args.int8_io, calibration_images=args.calibration_images,
+        checks=not args.no_checks, require_node=args.require_node, allow_non_finite=args.allow_non_finite,
+        named_recipes=named,
     )
     entries = rebuild(options)
     print("\nartifacts:")
     for entry in entries:
         print(f"  {entry.artifact.name:<30} {human_size(entry.artifact.size):>10}  {entry.artifact.path}  "
-              f"{_verdict(entry.check)}")
+              f"{entry.check.verdict() if entry.check else ''}")
     print(f"  manifest: {Path(options.out_dir) / MANIFEST_NAME}")
     if options.checks and any(e.check for e in entries):
         print(f"  check report: {Path(options.out_dir) / 'checks' / 'checks.md'}")
     return 0
-
-
-def _verdict(check: dict) -> str:
-    validation = [a for a in check.get("agreements", []) if a["split"] == "validation"]
-    figures = ", ".join(f"{100 * a['within_share']:.1f} % within 2 px at {a['input_size']}" for a in validation)
-    verdict = check.get("status", "")
-    return f"{verdict} ({figures} on validation photos)" if figures else verdict
 
 
 if __name__ == "__main__":

@@ -1,170 +1,26 @@
-"""python -m posenet_port.serve: the browser page and the tfjs models `rebuild` wrote, on localhost, offline.
-
-Routes: `/` the page (posenet_port/web), `/vendor/...` TensorFlow.js, its wasm backend and posenet 2.2.2 from
-the repo's npm packages, `/models/index.json` the tfjs models in the build folder with
-the settings their manifest spec records (multiplier, output stride, input size), `/models/<name>/...` their
-files. Nothing outside those folders is served, symlinks included; only requests to a localhost name are answered
-(a page elsewhere cannot reach the server by DNS rebinding), and idle connections are closed after 10 s.
-"""
+"""python -m posenet_port.serve: the browser page and the tfjs models `rebuild` wrote, on localhost, offline
+(the server: posenet_port/web/server.py)."""
 from __future__ import annotations
 
 import argparse
-import errno
-import json
 import sys
-from functools import partial
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Sequence
-from urllib.parse import unquote, urlparse
 
-from posenet_port._util.nodejs import node_modules_dir
-from posenet_port.cli.common import run_cli
-from posenet_port.errors import PosenetPortError
-from posenet_port.formats.artifacts import spec_from_manifest
-from posenet_port.model.spec import DEFAULT_INPUT_SIZE
-
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-VENDOR_FILES = {
-    "tf.min.js": "@tensorflow/tfjs/dist/tf.min.js",
-    "tf-backend-wasm.min.js": "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js",
-    "tfjs-backend-wasm.wasm": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm",
-    "tfjs-backend-wasm-simd.wasm": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm",
-    "tfjs-backend-wasm-threaded-simd.wasm": "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm",
-    "posenet.min.js": "@tensorflow-models/posenet/dist/posenet.min.js",
-}
-CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".json": "application/json",
-                 ".wasm": "application/wasm", ".bin": "application/octet-stream"}
+from posenet_port.cli.common import add_verbose_argument, run_cli
+from posenet_port.web.server import make_server
 
 
-class ServeError(PosenetPortError):
-    """The page cannot be served: no build folder, a busy port."""
-
-
-def tfjs_models(build_dir: Path) -> list[str]:
-    """Folders of the build holding a tfjs model.json, by name."""
-    return sorted(p.parent.name for p in build_dir.glob("*/model.json"))
-
-
-def model_index(build_dir: Path) -> list[dict]:
-    """What the page may load: each tfjs model with the posenet.load settings its manifest spec records.
-
-    A model no manifest lists gets `"spec": null`; the page refuses it rather than guess its stride."""
-    index = []
-    for name in tfjs_models(build_dir):
-        spec = spec_from_manifest(build_dir / name / "model.json")
-        settings = None if spec is None else {
-            "architecture": "MobileNetV1", "multiplier": spec.multiplier, "outputStride": spec.output_stride,
-            "inputResolution": spec.input_size or DEFAULT_INPUT_SIZE}
-        index.append({"name": name, "spec": settings})
-    return index
-
-
-MAX_URL_LENGTH = 2048
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-class PageHandler(BaseHTTPRequestHandler):
-    timeout = 10  # seconds an idle connection may hold a thread
-
-    def __init__(self, *args, build_dir: Path, modules: Path, **kwargs) -> None:
-        self.build_dir, self.modules = build_dir, modules
-        super().__init__(*args, **kwargs)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-        pass  # quiet: the page's own status line says what happens
-
-    def do_GET(self) -> None:  # noqa: N802 - the base class's name
-        found = self._route()
-        if found is not None:
-            self._send(*found)
-
-    def do_HEAD(self) -> None:  # noqa: N802 - the base class's name
-        found = self._route()
-        if found is not None:
-            self._send(*found, body=False)
-
-    def _route(self) -> tuple[bytes, str] | None:
-        """(content, suffix) for the request, or None once an error was sent."""
-        if len(self.path) > MAX_URL_LENGTH:
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return None
-        # Only local names: a page on another site cannot reach this server through DNS rebinding.
-        if _host_name(self.headers.get("Host")) not in LOCAL_HOSTS:
-            self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "only localhost names are served")
-            return None
-        parts = [unquote(p) for p in urlparse(self.path).path.split("/") if p]
-        if not parts:
-            return self._file(WEB_DIR, WEB_DIR / "index.html")
-        if parts[0] == "vendor" and len(parts) == 2 and parts[1] in VENDOR_FILES:
-            return self._file(self.modules, self.modules / VENDOR_FILES[parts[1]])
-        if parts[0] == "models":
-            models = tfjs_models(self.build_dir)
-            if parts[1:] == ["index.json"]:
-                return json.dumps(model_index(self.build_dir)).encode(), ".json"
-            if len(parts) == 3 and parts[1] in models and "/" not in parts[2] and parts[2] not in ("", ".", ".."):
-                return self._file(self.build_dir, self.build_dir / parts[1] / parts[2])
-        if len(parts) == 1 and parts[0] in ("index.html", "app.js"):
-            return self._file(WEB_DIR, WEB_DIR / parts[0])
-        self.send_error(HTTPStatus.NOT_FOUND)
-        return None
-
-    def _file(self, root: Path, path: Path) -> tuple[bytes, str] | None:
-        """The file's bytes if its real path (symlinks followed) stays inside `root`."""
-        try:
-            real = path.resolve()
-            if real.is_relative_to(root.resolve()) and real.is_file():
-                return real.read_bytes(), path.suffix
-        except OSError:
-            pass  # a name too long, a loop of links, a file that went away: all just not found
-        self.send_error(HTTPStatus.NOT_FOUND)
-        return None
-
-    def _send(self, data: bytes, suffix: str, body: bool = True) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/octet-stream"))
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-
-def _host_name(header: str | None) -> str:
-    """The Host header without its port: 'localhost:8000' -> 'localhost', '[::1]:8000' -> '[::1]'."""
-    header = header or ""
-    if header.startswith("["):
-        return header.split("]", 1)[0] + "]"
-    return header.rsplit(":", 1)[0]
-
-
-class PageServer(ThreadingHTTPServer):
-    request_queue_size = 128  # a page load opens a burst of connections; 5 (the default) drops some of them
-
-
-def make_server(build_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    build_dir = Path(build_dir)
-    if not 0 <= port <= 65535:
-        raise ServeError(f"port {port} is not a port number; use 0 to 65535 (0: any free port)")
-    if not build_dir.is_dir():
-        raise ServeError(f"{build_dir}: no build folder; run `make rebuild` first or pass --build DIR")
-    if not tfjs_models(build_dir):
-        raise ServeError(f"{build_dir}: holds no tfjs model (*/model.json); run `make rebuild` first")
-    handler = partial(PageHandler, build_dir=build_dir.resolve(), modules=node_modules_dir())
-    try:
-        return PageServer((host, port), handler)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise ServeError(f"port {port} is already in use; pick another with --port") from None
-        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m posenet_port.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, default=Path("build"), help="folder `rebuild` wrote (default: build/)")
     parser.add_argument("--port", type=int, default=8000, help="port on localhost, 0 for any free one (default: 8000)")
-    args = parser.parse_args(argv)
+    add_verbose_argument(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     server = make_server(args.build, args.port)
     print(f"serving the PoseNet page on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
     try:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from posenet_port._util.fileio import parse_json_bounded, write_bytes_atomic
 from posenet_port.model.spec import ModelSpec
@@ -13,15 +14,16 @@ from posenet_port.model.weights import sha256_file
 MANIFEST_NAME = "manifest.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Artifact:
     """One exported model. `name` is unique per build, e.g. `tflite-int8`, `tfjs-float16`; `format` is its
-    registry name (formats.py); a `bundle` is a file in a folder of its own with the files it needs (tfjs's
-    model.json and shards, OpenVINO's .xml and .bin)."""
+    registry name (formats/registry.py); `recipe` the recipe that made it (the manifest's `quantization`), or what
+    the weights are for the TF graphs; a `bundle` is a file in a folder of its own with the files it needs
+    (tfjs's model.json and shards, OpenVINO's .xml and .bin)."""
 
     name: str
     format: str
-    quantization: str
+    recipe: str
     path: Path  # the file, a SavedModel folder, or a bundle's main file
     input_size: int | None = None
     bundle: bool = False
@@ -48,10 +50,16 @@ class Artifact:
         return sum(p.stat().st_size for p in self.files)
 
 
+class CheckRecord(Protocol):
+    """A model's check result as the manifest records it (`pipeline.checks.CheckResult` is one)."""
+
+    def to_dict(self) -> dict: ...
+
+
 @dataclass
 class ManifestEntry:
     artifact: Artifact
-    check: dict = field(default_factory=dict)
+    check: CheckRecord | None = None
 
     def to_dict(self, root: Path) -> dict:
         a = self.artifact
@@ -59,12 +67,12 @@ class ManifestEntry:
             "name": a.name,
             "path": str(a.path.relative_to(root)) if a.path.is_relative_to(root) else str(a.path),
             "format": a.format,
-            "quantization": a.quantization,
+            "quantization": a.recipe,
             "input_size": a.input_size,
             "spec": a.spec.to_dict() if a.spec else None,
             "size_bytes": a.size,
             "sha256": {str(p.relative_to(root)): sha256_file(p) for p in a.files},
-            "check": self.check or {"status": "NOT RUN", "note": "checks were not run"},
+            "check": self.check.to_dict() if self.check else {"status": "NOT RUN", "note": "checks were not run"},
         }
 
 

@@ -11,13 +11,20 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from posenet_port.formats.runner import Runner
     from posenet_port.model.spec import ModelSpec
     from posenet_port.model.weights import PosenetWeights
-    from posenet_port.pipeline.calibration import Calibration
+
+
+class CalibrationInputs(Protocol):
+    """Photos preprocessed as at inference, for int8 calibration (`pipeline.calibration.Calibration` is one)."""
+
+    def batches(self, input_size: int) -> list[np.ndarray]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +44,7 @@ def recipes(*entries: Recipe) -> dict[str, Recipe]:
     return {recipe.name: recipe for recipe in entries}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExportSource:
     """The network one recipe converts: float, or with its weights on the recipe's grid.
 
@@ -47,7 +54,7 @@ class ExportSource:
     spec: ModelSpec
     weights: PosenetWeights
     frozen_graph: Path
-    calibration: Calibration
+    calibration: CalibrationInputs
     input_size: int
     int8_io: bool = False
 

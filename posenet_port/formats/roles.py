@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 
 from posenet_port.errors import ModelFileError
 from posenet_port.formats.listing import ModelListing, Node, lister_module
+from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.keypoints import NUM_EDGES, NUM_KEYPOINTS
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 
@@ -42,6 +43,12 @@ class Roles:
     displacements_ambiguous: bool
     output_stride: int | None
     probe_size: int | None
+
+    def output_nodes(self) -> dict[str, str]:
+        """The model's nodes by canonical output name: the four raw heads, and `heatmap` where a sigmoid follows."""
+        heads = (self.heatmap, self.offsets, self.displacement_fwd, self.displacement_bwd)
+        nodes = {name: role.node for name, role in zip(HEAD_NAMES, heads)}
+        return {**nodes, "heatmap": self.heatmap_sigmoid} if self.heatmap_sigmoid else nodes
 
     def output_names(self) -> list[str]:
         """Raw heads in posenet 2.x's order: offsets, heatmap, displacement fwd, bwd."""

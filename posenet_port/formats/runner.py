@@ -1,4 +1,4 @@
-"""Runners: one module per format, each with `open_runner(path, threads) -> Runner` (see `formats.py`).
+"""The interface of every format's runner (`formats/<format>/runner.py`: `open_runner(path, threads, spec)`).
 
 A runner maps a preprocessed [1, H, W, 3] float32 batch to the raw outputs keyed by the canonical names
 (`heatmap_2`, `offset_2`, `displacement_fwd_2`, `displacement_bwd_2`, and `heatmap` where the model has it).
@@ -11,6 +11,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from posenet_port._util.timing import time_calls
+from posenet_port.errors import ModelFileError
+from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.spec import ModelSpec, canonical_output_name
 
 Outputs = dict[str, np.ndarray]
@@ -46,8 +48,6 @@ def output_role(names: Iterable[str], spec: ModelSpec | None) -> str | None:
 
 def check_outputs(names, source) -> None:
     """A model must give the four heads by their canonical names; say which are missing."""
-    from posenet_port.errors import ModelFileError
-
-    missing = {"heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2"} - set(names)
+    missing = set(HEAD_NAMES) - set(names)
     if missing:
         raise ModelFileError(f"{source}: the model's outputs lack {', '.join(sorted(missing))}")

@@ -33,6 +33,19 @@ DECODER = "compiled (C)" if _decoder is not None else "Python"
 _CHAIN = np.asarray(POSE_CHAIN_IDS, np.intc).tobytes()
 
 
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How poses are decoded: posenet 2.x's settings, with its defaults (every caller's defaults come from here)."""
+
+    single: bool = False
+    max_poses: int = 10
+    score_threshold: float = 0.5
+    nms_radius: float = 20
+
+
+DEFAULT_DECODE = DecodeOptions()
+
+
 class DecodeError(PosenetPortError, ValueError):
     """Tensors that cannot be decoded together: shapes disagree or do not match the stride."""
 
@@ -237,9 +250,9 @@ def decode_multiple_poses(
     displacements_fwd: np.ndarray,
     displacements_bwd: np.ndarray,
     output_stride: int,
-    max_detections: int = 10,
-    score_threshold: float = 0.5,
-    nms_radius: float = 20,
+    max_detections: int = DEFAULT_DECODE.max_poses,
+    score_threshold: float = DEFAULT_DECODE.score_threshold,
+    nms_radius: float = DEFAULT_DECODE.nms_radius,
 ) -> list[Pose]:
     """Greedy multi-person decoding: up to `max_detections` poses in decreasing root score order, by the
     compiled decoder where it was built (`DECODER` says which), else in Python; both give the same poses."""

@@ -7,29 +7,28 @@
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from posenet_port.errors import ConfigError, ModelFileError
 from posenet_port.formats.artifacts import MANIFEST_NAME, spec_from_manifest
 from posenet_port.formats.registry import detect_format
-from posenet_port.inference.decode import Pose, check_stride, check_tensors, decode_multiple_poses, decode_single_pose
+from posenet_port.formats.runner import Runner
+from posenet_port.inference.decode import (
+    DEFAULT_DECODE,
+    DecodeOptions,
+    Pose,
+    check_stride,
+    check_tensors,
+    decode_multiple_poses,
+    decode_single_pose,
+)
 from posenet_port.inference.preprocess import Letterbox, preprocess
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, check_input_size
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE, ModelSpec
-
-Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class DecodeOptions:
-    single: bool = False
-    max_poses: int = 10
-    score_threshold: float = 0.5
-    nms_radius: float = 20
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ def network_outputs(outputs: dict[str, np.ndarray], letterbox: Letterbox, output
     return NetworkOutputs(*tensors, letterbox)
 
 
-# What runs weights (not a model file, which its own format's runtime runs): ONNX Runtime on the float32 model our
-# ONNX writer makes in memory (within float32 rounding of TensorFlow, starts in a fraction of a second, and keeps
-# the process near 250 MB even with 12 MP photos), or the TensorFlow graph itself (the reference the exports are
-# checked against).
-WEIGHT_ENGINES = ("onnxruntime", "tensorflow")
+# What runs weights (not a model file, which its own format's runtime runs), by the format whose runner does it:
+# ONNX Runtime on the float32 model our ONNX writer makes in memory (within float32 rounding of TensorFlow, starts
+# in a fraction of a second, and keeps the process small even with 12 MP photos), or the TensorFlow graph itself
+# (the reference the exports are checked against). Each format's runner module has `weights_runner`.
+WEIGHT_ENGINES = {"onnxruntime": "onnx", "tensorflow": "tf"}
 DEFAULT_ENGINE = "onnxruntime"
 
 
@@ -87,13 +86,8 @@ def load_runner(model: str | Path | None, output_stride: int | None, threads: in
 
     weights = load_weights(model)
     spec = ModelSpec(weights.multiplier, output_stride or DEFAULT_OUTPUT_STRIDE)
-    if (engine or DEFAULT_ENGINE) == "tensorflow":
-        from posenet_port.model.tf_graph import build_model
-
-        return build_model(weights, spec.output_stride), spec
-    from posenet_port.formats.onnx.runner import weights_runner
-
-    return weights_runner(weights, spec, threads), spec
+    runner = importlib.import_module(f"posenet_port.formats.{WEIGHT_ENGINES[engine or DEFAULT_ENGINE]}.runner")
+    return runner.weights_runner(weights, spec, threads), spec
 
 
 class PoseEstimator:
@@ -142,7 +136,7 @@ class PoseEstimator:
         batch, letterbox = preprocess(image, self.input_size, self.stretch, color_order)
         return network_outputs(self.runner(batch), letterbox, self.output_stride)
 
-    def decode(self, outputs: NetworkOutputs, options: DecodeOptions = DecodeOptions()) -> list[Pose]:
+    def decode(self, outputs: NetworkOutputs, options: DecodeOptions = DEFAULT_DECODE) -> list[Pose]:
         if options.single:
             poses = [decode_single_pose(outputs.scores, outputs.offsets, self.output_stride)]
         else:
@@ -152,6 +146,6 @@ class PoseEstimator:
             )
         return [pose.scaled(outputs.letterbox) for pose in poses]
 
-    def estimate_poses(self, image: np.ndarray, options: DecodeOptions = DecodeOptions(), color_order: str = "rgb") -> list[Pose]:
+    def estimate_poses(self, image: np.ndarray, options: DecodeOptions = DEFAULT_DECODE, color_order: str = "rgb") -> list[Pose]:
         """Poses in the photo's own pixel coordinates, best first."""
         return self.decode(self.infer(image, color_order), options)

@@ -21,7 +21,9 @@ def frozen_graph_def(model: PosenetModel, height: int | None = None, width: int 
 
 
 def write_frozen_graph(model: PosenetModel, path: str | Path, height: int | None = None, width: int | None = None) -> Path:
-    return write_bytes_atomic(path, frozen_graph_def(model, height, width).SerializeToString())
+    # Deterministic: protobuf writes map fields (node attributes) in any order otherwise, so the same graph got
+    # another checksum on every run.
+    return write_bytes_atomic(path, frozen_graph_def(model, height, width).SerializeToString(deterministic=True))
 
 
 def write_saved_model(model: PosenetModel, directory: str | Path) -> Path:

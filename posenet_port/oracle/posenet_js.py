@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from posenet_port._util.nodejs import run_node_script, write_float32
-from posenet_port.inference.decode import Keypoint, Pose
+from posenet_port.inference.decode import DEFAULT_DECODE, Keypoint, Pose
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 
@@ -17,10 +17,10 @@ from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 @dataclass(frozen=True)
 class DecodeSettings:
     output_stride: int = DEFAULT_OUTPUT_STRIDE
-    single: bool = False
-    max_detections: int = 10
-    score_threshold: float = 0.5
-    nms_radius: float = 20
+    single: bool = DEFAULT_DECODE.single
+    max_detections: int = DEFAULT_DECODE.max_poses
+    score_threshold: float = DEFAULT_DECODE.score_threshold
+    nms_radius: float = DEFAULT_DECODE.nms_radius
 
     def to_js(self) -> dict:
         return {

@@ -68,6 +68,16 @@ FLOORS = {
 }
 
 
+def floors_table() -> list[str]:
+    """The floors as a markdown table (the check report and docs/cli.md show it)."""
+    lines = ["| class | within 2 px | equal pose counts | size | why |", "|---|---|---|---|---|"]
+    for floor in FLOORS.values():
+        size = "-" if floor.max_size_bytes is None else f"<= {floor.max_size_bytes / 1e6:g} MB"
+        lines.append(f"| {floor.weight_class} | >= {100 * floor.min_within:g} % | >= {100 * floor.min_equal_counts:g} % "
+                     f"of photos | {size} | {floor.reason} |")
+    return lines
+
+
 @dataclass
 class Agreement:
     """Decoded-pose agreement with the float graph over a set of photos at one input size."""
@@ -110,6 +120,12 @@ class CheckResult:
 
     def agreement(self, split: str, input_size: int | None = None) -> Agreement | None:
         return next((a for a in self.agreements if a.split == split and input_size in (None, a.input_size)), None)
+
+    def verdict(self) -> str:
+        """`PASS (100.0 % within 2 px at 257 on validation photos)`: the status and the gate's figures."""
+        validation = [a for a in self.agreements if a.split == VALIDATION]
+        figures = ", ".join(f"{100 * a.within_share:.1f} % within {AGREEMENT_PX:g} px at {a.input_size}" for a in validation)
+        return f"{self.status} ({figures} on validation photos)" if figures else self.status
 
     def to_dict(self) -> dict:
         document = asdict(self)
@@ -451,13 +467,8 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
         "",
         "## Floors",
         "",
-        "| class | within 2 px | equal pose counts | size | why |",
-        "|---|---|---|---|---|",
+        *floors_table(),
     ]
-    for floor in FLOORS.values():
-        size = "-" if floor.max_size_bytes is None else f"<= {floor.max_size_bytes / 1e6:g} MB"
-        lines.append(f"| {floor.weight_class} | >= {100 * floor.min_within:g} % | >= {100 * floor.min_equal_counts:g} % "
-                     f"of photos | {size} | {floor.reason} |")
     lines += ["", "## Agreement", "",
               "| model | class | size | input | validation | tuning | same-detection drift px | result |",
               "|---|---|---|---|---|---|---|---|"]
@@ -481,8 +492,8 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
               "command measures properly). A recipe is on the front when no other passing recipe of its format is "
               f"no larger, no slower (below {LATENCY_MARGIN:g}x its time counts as faster) and no less close (share "
               "within 2 px, then same-detection drift), and better in one.", "",
-              "Why the 1-byte TFLite recipes miss their floor (int8 activations, layer by layer): README.md, section "
-              "'Why no 1-byte TFLite model reaches its floor yet', and `python tools/int8_layer_errors.py`.", ""]
+              "Why the 1-byte models miss their floor (int8 activations, layer by layer): docs/quantization.md, "
+              "section 'Why no int8 model keeps the poses yet', and the studies in research/.", ""]
     lines += [f"![{Path(g).name}]({Path(g).name})" for g in report.grids]
     write_bytes_atomic(out_dir / "checks.md", ("\n".join(lines) + "\n").encode())
     document = {"photos": report.photos, "input_size": report.input_size, "floors": [asdict(f) for f in FLOORS.values()],

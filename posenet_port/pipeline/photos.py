@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posenet_port._util.resources import resource
-
-SOLVAY_1927 = resource("tests/data/solvay1927.jpg")  # 29 people: the multi-pose case
-PEOPLE = resource("tests/data/people")  # provenance and the split's rule: tests/data/README.md
+DATA = Path(__file__).resolve().parents[1] / "data"  # package data: installed with the package
+SOLVAY_1927 = DATA / "solvay1927.jpg"  # 29 people: the multi-pose case
+PEOPLE = DATA / "people"  # provenance and the split's rule: posenet_port/data/README.md
 # Quantization recipes, their settings and calibration use only these (with the check photos below) ...
 TUNING_PEOPLE = ("group-5", "stock-group-1", "group-7", "cgi-multiangle-9", "cgi-model-1", "person-celeste",
                  "person-lauren", "person-linda", "stock-models-7")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from posenet_port._util.fileio import exclusive_folder
 from posenet_port.errors import ConfigError, PosenetPortError
@@ -24,6 +24,9 @@ from posenet_port.model.spec import DEFAULT_INPUT_SIZE, ModelSpec
 from posenet_port.model.weights import PosenetWeights, load_weights
 from posenet_port.pipeline.calibration import Calibration, calibration_photos
 from posenet_port.pipeline.progress import StepTimer
+
+if TYPE_CHECKING:
+    from posenet_port.pipeline.checks import CheckResult
 
 DEFAULT_OUT = Path("build")
 
@@ -37,7 +40,7 @@ def default_formats() -> tuple[str, ...]:
     return tuple(export_formats())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RebuildOptions:
     weights: str | Path | None = None
     output_stride: int = DEFAULT_OUTPUT_STRIDE
@@ -113,7 +116,8 @@ def _rebuild(options: RebuildOptions, calibration: Calibration, timer: StepTimer
     saved = out / f"{spec.name}_savedmodel"
     with timer.step(f"writing the SavedModel {saved}"):
         write_saved_model(model, saved)
-    networks = {None: _Network(weights, Artifact("frozen-graph", "frozen-graph", "float32", frozen, spec=spec))}
+    float_graph = Artifact(name="frozen-graph", format="frozen-graph", recipe="float32", path=frozen, spec=spec)
+    networks = {None: _Network(weights, float_graph)}
     networks.update(_rounded_networks(options, spec, weights, calibration, timer))
     exports = _export_all(options, spec, networks, calibration, timer)
     results = {}
@@ -122,9 +126,10 @@ def _rebuild(options: RebuildOptions, calibration: Calibration, timer: StepTimer
             results = _check(options, exports, networks[None].frozen)
     kept = _keep(options, exports, results)
     entries = [ManifestEntry(networks[None].frozen),
-               ManifestEntry(Artifact("savedmodel", "savedmodel", "float32", saved, spec=spec.exported("savedmodel", "float32", None)))]
+               ManifestEntry(Artifact(name="savedmodel", format="savedmodel", recipe="float32", path=saved,
+                                      spec=spec.exported("savedmodel", "float32", None)))]
     entries += [ManifestEntry(network.frozen) for grid, network in networks.items() if grid]
-    entries += [ManifestEntry(a, results.get(a.name, {})) for a in kept]
+    entries += [ManifestEntry(a, results.get(a.name)) for a in kept]
     write_manifest(out, entries, {"weights": weights.source, "sha256": dict(weights.checksums),
                                   "multiplier": spec.multiplier, "output_stride": spec.output_stride})
     return entries
@@ -151,7 +156,8 @@ def _rounded_networks(options: RebuildOptions, spec: ModelSpec, weights: Posenet
         with timer.step(f"rounding the weights onto the {grid} grid (GPTQ, {len(batches)} calibration views) -> {path.name}"):
             rounded = round_weights(weights, spec.output_stride, batches, GRIDS[grid])
             write_frozen_graph(build_model(rounded, spec.output_stride), path)
-        frozen = Artifact(rounded_graph_name(grid), "frozen-graph", f"float32 on the {grid} grid", path, spec=spec)
+        frozen = Artifact(name=rounded_graph_name(grid), format="frozen-graph", recipe=f"float32 on the {grid} grid",
+                          path=path, spec=spec)
         networks[grid] = _Network(rounded, frozen)
     return networks
 
@@ -164,52 +170,53 @@ def _export_all(options: RebuildOptions, spec: ModelSpec, networks: dict[str | N
         fixed_size = size if fmt.fixed_input else None
         model_spec = spec.exported(fmt.name, recipe.variant, fixed_size)
         network = networks[recipe.grid]
-        source = ExportSource(model_spec, network.weights, network.frozen.path, calibration, size, options.int8_io)
+        source = ExportSource(spec=model_spec, weights=network.weights, frozen_graph=network.frozen.path,
+                              calibration=calibration, input_size=size, int8_io=options.int8_io)
         path = fmt.target(out, spec.name, recipe.name, size)
         where = f" at {size}x{size}" if fixed_size else ""
         with timer.step(f"{fmt.title} {recipe.name}{where} -> {path.relative_to(out)}"):
             written = fmt.export(source, recipe, path)
-        artifacts.append(Artifact(f"{fmt.name}-{recipe.name}", fmt.name, recipe.name, written, fixed_size,
-                                  fmt.bundle, model_spec))
+        artifacts.append(Artifact(name=f"{fmt.name}-{recipe.name}", format=fmt.name, recipe=recipe.name, path=written,
+                                  input_size=fixed_size, bundle=fmt.bundle, spec=model_spec))
     return artifacts
 
 
-def _check(options: RebuildOptions, exports: list[Artifact], reference: Artifact) -> dict[str, dict]:
+def _check(options: RebuildOptions, exports: list[Artifact], reference: Artifact) -> dict[str, CheckResult]:
     from posenet_port.pipeline.checks import TUNING, VALIDATION, CheckPhoto, run_checks
     from posenet_port.pipeline.photos import tuning_photos, validation_photos
 
     photos = [CheckPhoto(name, TUNING, rgb) for name, rgb in tuning_photos()]
     photos += [CheckPhoto(name, VALIDATION, rgb) for name, rgb in validation_photos()]
-    classes = {a.name: FORMATS[a.format].recipes[a.quantization].weight_class for a in exports}
+    classes = {a.name: FORMATS[a.format].recipes[a.recipe].weight_class for a in exports}
     report = run_checks(exports, classes, reference, photos, options.input_size, Path(options.out_dir) / "checks",
                         options.require_node)
     for result in report.not_run:
         print(f"\n*** {result.name}: {result.note} ***", file=sys.stderr)
-    return {result.name: result.to_dict() for result in report.results}
+    return {result.name: result for result in report.results}
 
 
-def _keep(options: RebuildOptions, exports: list[Artifact], results: dict[str, dict]) -> list[Artifact]:
+def _keep(options: RebuildOptions, exports: list[Artifact], results: dict[str, CheckResult]) -> list[Artifact]:
     """Which exports stay: with checks, a recipe not asked for by name stays only if it passed and is on its
     format's Pareto front (the report keeps the figures of all); the others' files are removed. A float32
     model that fails is a broken export: an error."""
     from posenet_port.pipeline.checks import FAIL, PASS
 
-    broken = [a.name for a in exports if a.quantization == "float32" and results.get(a.name, {}).get("status") == FAIL]
+    broken = [a.name for a in exports if a.recipe == "float32" and a.name in results and results[a.name].status == FAIL]
     if broken:
         raise ChecksFailed(f"{', '.join(broken)} disagree with the float graph; see {Path(options.out_dir) / 'checks'}")
     kept = []
     for artifact in exports:
-        check = results.get(artifact.name, {})
+        check = results.get(artifact.name)
         named = artifact.format in options.named_recipes
-        if named or not check or check.get("status") not in (PASS, FAIL):
+        if named or check is None or check.status not in (PASS, FAIL):
             kept.append(artifact)
-            if check.get("status") == FAIL:
-                print(f"\n*** {artifact.name} FAILS its floor ({check['note']}); written because it was asked for "
+            if check is not None and check.status == FAIL:
+                print(f"\n*** {artifact.name} FAILS its floor ({check.note}); written because it was asked for "
                       "by name ***", file=sys.stderr)
-        elif check["status"] == PASS and check["pareto"]:
+        elif check.status == PASS and check.pareto:
             kept.append(artifact)
         else:
-            why = check["note"] if check["status"] == FAIL else "another recipe is smaller, faster or closer"
-            print(f"  not kept: {artifact.name} ({check['status']}: {why}); figures in the check report")
+            why = check.note if check.status == FAIL else "another recipe is smaller, faster or closer"
+            print(f"  not kept: {artifact.name} ({check.status}: {why}); figures in the check report")
             artifact.remove()
     return kept

@@ -113,7 +113,7 @@ def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
 def quantize_int8(model, calibration: Sequence[np.ndarray], float_layers: Sequence[str] = ()) -> bytes:
     """QDQ int8 of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, uint8
     activations with min-max ranges from `calibration`. The convolutions of `float_layers` (MobileNet scopes such
-    as `Conv2d_3_depthwise`) stay float: tools/int8_float_layers.py studies which layers int8 costs keypoints in."""
+    as `Conv2d_3_depthwise`) stay float: research/int8_float_layers.py studies which layers int8 costs keypoints in."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 

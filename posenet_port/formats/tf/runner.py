@@ -15,6 +15,7 @@ from posenet_port.formats.tf.listing import saved_model_graph_def
 from posenet_port.formats.tf.ops import data_path
 from posenet_port.model.freeze import read_graph_def
 from posenet_port.model.spec import INPUT_NAME, OUTPUT_NAMES, ModelSpec
+from posenet_port.model.weights import PosenetWeights
 
 
 class FrozenGraphRunner(Runner):
@@ -52,14 +53,7 @@ class FrozenGraphRunner(Runner):
                 "have names that do not say which is forward; decoding would be a guess. Rename them "
                 "(…fwd… / …bwd…) or export the model with posenet_port"
             )
-        outputs = {
-            "heatmap_2": roles.heatmap.node,
-            "offset_2": roles.offsets.node,
-            "displacement_fwd_2": roles.displacement_fwd.node,
-            "displacement_bwd_2": roles.displacement_bwd.node,
-        }
-        if roles.heatmap_sigmoid:
-            outputs["heatmap"] = roles.heatmap_sigmoid
+        outputs = roles.output_nodes()
         source = saved_model_graph_def(Path(path))[0] if Path(path).is_dir() else path
         return cls(source, roles.image.node, outputs)
 
@@ -76,3 +70,23 @@ def open_runner(path: Path, threads: int = 2, spec: ModelSpec | None = None) -> 
     if spec is None or Path(path).is_dir():
         return FrozenGraphRunner.for_model(path)
     return FrozenGraphRunner(path, spec.input_name, spec.outputs)
+
+
+class ModelRunner(Runner):
+    """The TF2 model built from weights (model/tf_graph.py), run in this process: the reference every export is
+    checked against."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.milliseconds: list[float] = []
+
+    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        return self.model(image)
+
+
+def weights_runner(weights: PosenetWeights, spec: ModelSpec, threads: int = 2) -> ModelRunner:
+    """PoseNet on `weights` at `spec`'s output stride in TensorFlow (which sizes its own thread pools)."""
+    del threads
+    from posenet_port.model.tf_graph import build_model
+
+    return ModelRunner(build_model(weights, spec.output_stride))

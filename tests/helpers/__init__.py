@@ -1,0 +1,121 @@
+"""What the tests share besides fixtures (conftest.py): paths, real photos, running the commands, rounding
+baselines, and our pipeline on a tfjs model. The modules beside this one: parity (the float32 bound for two
+engines), reference_forward (an independent NumPy forward pass), tfjs_converter (the converter-written fixtures),
+fuzzing (damaged files for every reader), toy_npz (a format only the tests know)."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posenet_port.model.weights import variable_names
+
+REPO = Path(__file__).resolve().parents[2]
+# (stride, dilation) of conv0 and the 13 depthwise layers, as tfjs posenet 1.x `toOutputStridedLayers` gives them:
+# written out by hand, not computed by the code under test.
+EXPECTED_LAYERS = {
+    (0.75, 16): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (2, 1)] + [(1, 1)] * 7,
+    (0.75, 8): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (1, 1)] + [(1, 2)] * 7,
+    (0.50, 16): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (2, 1)] + [(1, 1)] * 7,
+    (0.50, 8): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (1, 1)] + [(1, 2)] * 7,
+    (1.00, 32): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (2, 1)] + [(1, 1)] * 5 + [(2, 1), (1, 1)],
+    (1.00, 16): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (2, 1)] + [(1, 1)] * 5 + [(1, 1), (1, 2)],
+    (1.00, 8): [(2, 1), (1, 1), (2, 1), (1, 1), (2, 1), (1, 1), (1, 1)] + [(1, 2)] * 5 + [(1, 2), (1, 4)],
+}
+
+
+def photo_paths() -> list[Path]:
+    """Real public-domain photos: Grace Hopper (shipped by matplotlib) and the 1927 Solvay group."""
+    from posenet_port.pipeline.photos import sample_photos
+
+    return sample_photos()
+
+
+def require_compiled(implementation: str, source: str) -> None:
+    """The C parts pip builds (setup.py): CI must test them, a C compiler being part of its setup; elsewhere an
+    install without a compiler runs the Python versions, and these tests say they did not run."""
+    if implementation.startswith("compiled"):
+        return
+    message = f"posenet_port/{source} was not built (pip install -e . needs a C compiler)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must test the compiled code: {message}")
+    pytest.skip(f"NOT RUN: {message}")
+
+
+def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
+    """`python -m posenet_port.<module> args...` from the repo, captured."""
+    return subprocess.run(
+        [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)],
+        capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})},
+    )
+
+
+def nearest_rounding(weights, bits: int):
+    """`weights` with every kernel rounded to the nearest value of a per-output-channel symmetric `bits`-bit grid
+    (what converters do): the baseline GPTQ must beat, and with few bits a deliberately coarse model."""
+    import numpy as np
+
+    from posenet_port.model.weights import ConvWeights, PosenetWeights
+
+    levels = 2 ** (bits - 1) - 1
+
+    def nearest(conv):
+        axes = (0, 1, 3) if conv.kernel.shape[-1] == 1 else (0, 1, 2)  # depthwise kernels are [3, 3, C, 1]
+        scale = np.abs(conv.kernel).max(axis=axes, keepdims=True) / levels
+        scale[scale == 0] = 1
+        return ConvWeights((np.round(conv.kernel / scale) * scale).astype(np.float32), conv.bias)
+
+    return PosenetWeights.from_convs([nearest(c) for c in weights.convs()])
+
+
+def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
+    """Our Python pipeline on a tfjs model: its outputs from real TensorFlow.js (wasm), our decoder, photo
+    coordinates. What posenet 2.2.2 in node or a browser must reproduce for the same model."""
+    from posenet_port.formats.tfjs.runner import TfjsNodeRunner
+    from posenet_port.inference.estimator import network_outputs
+    from posenet_port.inference.preprocess import preprocess
+    from posenet_port.pipeline.checks import decode_input_poses
+
+    batches = [preprocess(rgb, input_size) for rgb in photos]
+    raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])
+    return [
+        [pose.scaled(box) for pose in decode_input_poses(network_outputs(outputs, box, 16), 16)]
+        for (_, box), outputs in zip(batches, raw)
+    ]
+
+
+UNUSED_CHECKPOINT_HEADS = {
+    "MobilenetV1/heatmap_1/weights": [1, 1, 384, 17],
+    "MobilenetV1/offset_1/biases": [34],
+    "MobilenetV1/partheat_2/weights": [1, 1, 384, 24],
+    "MobilenetV1/partoff_1/biases": [48],
+}
+
+
+def assert_same_weights(loaded, expected, atol=0.0, rtol=0.0):
+    loaded_vars, expected_vars = loaded.variables(), expected.variables()
+    assert list(loaded_vars) == list(expected_vars) == variable_names()
+    for name, values in expected_vars.items():
+        np.testing.assert_allclose(loaded_vars[name], values, atol=atol, rtol=rtol, err_msg=name)
+
+
+def write_checkpoint(weights, directory: Path, gzip_every: int = 3) -> Path:
+    """A tfjs-models 0.x/1.x checkpoint: manifest.json + one raw float32 file per variable, some gzip-encoded."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    arrays = dict(weights.variables())
+    arrays.update({name: rng.normal(size=shape).astype(np.float32) for name, shape in UNUSED_CHECKPOINT_HEADS.items()})
+    manifest = {}
+    for index, (name, array) in enumerate(arrays.items()):
+        filename = name.replace("/", "_")
+        data = array.astype("<f4").tobytes()
+        (directory / filename).write_bytes(gzip.compress(data) if index % gzip_every == 0 else data)
+        manifest[name] = {"filename": filename, "shape": list(array.shape)}
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return directory / "manifest.json"

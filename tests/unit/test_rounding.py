@@ -1,0 +1,76 @@
+"""Weights placed on a format's grid by GPTQ: they lie on the grid the converter uses (so conversion changes
+nothing more), and they keep the network's outputs closer to the float network's than nearest rounding."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import nearest_rounding
+
+from posenet_port.inference.preprocess import load_image, preprocess
+from posenet_port.model.freeze import write_frozen_graph
+from posenet_port.model.rounding import GRIDS, round_weights
+from posenet_port.model.tf_graph import build_model
+from posenet_port.pipeline.calibration import calibration_batches
+from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    photos = [load_image(PEOPLE / f"{name}.jpg") for name in TUNING_PEOPLE[:2]]
+    return calibration_batches(photos, 129)  # small inputs: the test is about the method, not the figures
+
+
+@pytest.fixture(scope="module")
+def int8_rounded(shipped_weights, calibration):
+    return round_weights(shipped_weights, 16, calibration, GRIDS["int8"])
+
+
+def test_int8_grid_weights_are_what_tflite_stores(int8_rounded, calibration, tmp_path):
+    """TFLite recomputes each channel's scale from its largest weight: the int8 tensors it writes, dequantised,
+    are our weights (an independent reading of the converted file)."""
+    from posenet_port.formats.tflite.export import export_tflite
+    from posenet_port.formats.tflite.runner import interpreter_class
+
+    frozen = write_frozen_graph(build_model(int8_rounded), tmp_path / "rounded.pb")
+    model = export_tflite(frozen, tmp_path / "int8.tflite", "int8", 129, calibration)
+    interpreter = interpreter_class()(model_path=str(model))
+    stored = []
+    for tensor in interpreter.get_tensor_details():
+        scales = tensor["quantization_parameters"]["scales"]
+        if tensor["dtype"] == np.int8 and len(scales) > 1:
+            values = interpreter.get_tensor(tensor["index"]).astype(np.float32)
+            axis = tensor["quantization_parameters"]["quantized_dimension"]
+            shape = [1] * values.ndim
+            shape[axis] = -1
+            stored.append(np.moveaxis(values * scales.reshape(shape), axis, -1).reshape(-1, values.shape[axis]))
+    assert len(stored) == len(int8_rounded.convs())
+    for conv in int8_rounded.convs():
+        kernel = conv.kernel
+        ours = kernel.reshape(-1, kernel.shape[2]) if kernel.shape[-1] == 1 else kernel.transpose(3, 0, 1, 2).reshape(kernel.shape[3], -1).T
+        # Channels of near-zero weights (|w| < 1e-5, dead in the original) get a floor scale from TFLite: compare
+        # against the layer's largest weight, not each value.
+        tolerance = 1e-6 * float(np.abs(ours).max())
+        match = [s for s in stored if s.shape == ours.shape and np.abs(s - ours).max() <= tolerance]
+        assert match, f"no int8 tensor of the TFLite model holds the rounded kernel of shape {kernel.shape}"
+
+
+def test_float16_grid_weights_are_float16_values(shipped_weights, calibration):
+    rounded = round_weights(shipped_weights, 16, calibration[:2], GRIDS["float16"])
+    for conv in rounded.convs():
+        for values in (conv.kernel, conv.bias):  # float16 models store biases as float16 too
+            np.testing.assert_array_equal(values, values.astype(np.float16).astype(np.float32))
+
+
+def test_gptq_keeps_outputs_closer_than_nearest_rounding_on_an_unseen_photo(shipped_weights, int8_rounded):
+    image = preprocess(load_image(PEOPLE / f"{VALIDATION_PEOPLE[0]}.jpg"), 129)[0]
+    reference = build_model(shipped_weights)(image)
+    errors = {}
+    for label, weights in (("nearest", nearest_rounding(shipped_weights, bits=8)), ("GPTQ", int8_rounded)):
+        outputs = build_model(weights)(image)
+        errors[label] = {name: float(np.sqrt(np.mean((outputs[name] - reference[name]) ** 2)))
+                         for name in ("heatmap_2", "offset_2", "displacement_fwd_2")}
+        moved = max(float(np.abs(w.kernel - s.kernel).max() / max(np.abs(s.kernel).max(), 1e-12))
+                    for w, s in zip(weights.convs(), shipped_weights.convs()))
+        print(f"{label}: RMS output error {errors[label]}, largest weight change {moved:.3f} of the layer's max")
+    for name in errors["GPTQ"]:
+        assert errors["GPTQ"][name] < 0.7 * errors["nearest"][name], (name, errors)
