@@ -4,7 +4,7 @@
 
 Rounds the weights onto the int8 grid as rebuild's int8-gptq does, then quantizes them with ONNX Runtime's
 static quantizer (the ONNX int8 recipe) keeping a set of layers in float: none, each layer alone, and only a few
-pointwise layers in int8. Each model is judged as the gate judges (checks.py): its decoded poses against the float
+pointwise layers in int8. Each model is judged as the gate judges (posenet_port/pipeline/gate.py): its decoded poses against the float
 model's, on the tuning photos and on the validation photos, against the 1-byte floor.
 
 The models run with ONNX Runtime's graph optimizations off, so they compute the QDQ model's own arithmetic
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from posenet_port.cli.common import run_cli  # noqa: E402
-from posenet_port.pipeline.checks import Agreement  # noqa: E402
+from posenet_port.pipeline.gate import Agreement
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class PhotoSet:
         import onnxruntime as ort
 
         from posenet_port.inference.estimator import network_outputs
-        from posenet_port.pipeline.checks import decode_input_poses
+        from posenet_port.pipeline.gate import decode_input_poses
 
         options = ort.SessionOptions()
         if not kernels:
@@ -82,7 +82,7 @@ class PhotoSet:
         return found
 
     def agreement(self, model: bytes, split: str, size: int, kernels: bool = False) -> Agreement:
-        from posenet_port.pipeline.checks import agreement, compare_poses
+        from posenet_port.pipeline.gate import agreement, compare_poses
 
         poses = self.poses(model, kernels)
         return agreement(split, size, [compare_poses(r, p) for r, p in zip(self.reference, poses)])
@@ -93,7 +93,7 @@ def study(weights, output_stride: int, size: int, calibration: Sequence[np.ndarr
     """Each layout of `weights` quantized on `calibration`, judged on both photo sets; all-int8 layouts also in
     ONNX Runtime's int8 kernels (a float layer between quantized ones runs wrong there)."""
     from posenet_port.formats.onnx.export import posenet_onnx, quantize_int8
-    from posenet_port.pipeline.checks import TUNING, VALIDATION
+    from posenet_port.pipeline.gate import TUNING, VALIDATION
 
     model, results = posenet_onnx(weights, output_stride), []
     for layout in candidates:
@@ -108,7 +108,7 @@ def study(weights, output_stride: int, size: int, calibration: Sequence[np.ndarr
 
 
 def report(results: Sequence[LayoutResult], size: int, machine: str) -> str:
-    from posenet_port.pipeline.checks import AGREEMENT_PX, FLOORS
+    from posenet_port.pipeline.gate import AGREEMENT_PX, FLOORS
 
     floor = FLOORS["1-byte"]
     lines = [

@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from posenet_port.cli.console import COMMANDS  # noqa: E402
 from posenet_port.formats.registry import export_formats  # noqa: E402
-from posenet_port.pipeline.checks import floors_table  # noqa: E402
+from posenet_port.pipeline.gate import floors_table  # noqa: E402
 
 CLI_DOC = REPO / "docs" / "cli.md"
 HEADER = """# Command reference

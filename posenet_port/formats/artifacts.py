@@ -51,7 +51,7 @@ class Artifact:
 
 
 class CheckRecord(Protocol):
-    """A model's check result as the manifest records it (`pipeline.checks.CheckResult` is one)."""
+    """A model's check result as the manifest records it (`pipeline.gate.CheckResult` is one)."""
 
     def to_dict(self) -> dict: ...
 

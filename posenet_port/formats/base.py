@@ -31,7 +31,7 @@ class CalibrationInputs(Protocol):
 class Recipe:
     """What rebuild can emit for a format: a converter `variant` (one of its exporter's VARIANTS), on the float
     weights or on weights rounded onto `grid` first; `weight_class` names the floor its checks must clear
-    (pipeline.checks.FLOORS)."""
+    (pipeline.gate.FLOORS)."""
 
     name: str
     variant: str

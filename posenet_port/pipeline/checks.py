@@ -1,310 +1,37 @@
-"""Keypoint checks: every exported model decodes real photos, and its poses are matched against the float graph's.
-
-A model is judged by the poses a user gets. Both the model and the float TF graph decode multi-pose with
-posenet 2.2.2's settings (the port in decode.py, identical to posenet's own, see tests); each float pose scoring
-> 0.3 is matched with the model's nearest pose (not exclusively: a pose the model missed costs its own
-keypoints only), and for every keypoint the float graph scores > 0.5 the model's keypoint must lie within 2
-network-input pixels (when the model finds no pose at all, every keypoint is a miss). The gate is on the **validation photos** (samples.validation_photos: no
-recipe, setting or floor was tuned on them) and needs, per model class (FLOORS): a share of keypoints within
-2 px, equal pose counts on a share of photos, and a size limit. The tuning photos' figures are reported beside
-them. Fixed-input models (TFLite) are checked at their input size; the others, whose input is dynamic, at every
-size of `dynamic_check_sizes`.
-
-Same-detection drift (the model's keypoint from the same heatmap cell as the float graph's) is kept as a
-diagnostic column: it measures the network's outputs without the decoder's discontinuities.
-"""
+"""Keypoint checks: every exported model runs on real photos in its format's runtime and is judged by the gate
+(gate.py); the report (report.py) shows every figure."""
 from __future__ import annotations
 
-import json
 import statistics
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import cv2
-import numpy as np
-
-from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port.errors import RuntimeUnavailableError, check_interrupted
 from posenet_port.formats.artifacts import Artifact
 from posenet_port.formats.registry import FORMATS
 from posenet_port.formats.runner import median_ms
-from posenet_port.inference.decode import Pose, decode_multiple_poses
-from posenet_port.inference.draw import draw_comparison, draw_poses, write_image
-from posenet_port.inference.estimator import NetworkOutputs, network_outputs
+from posenet_port.inference.draw import write_image
+from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
-from posenet_port.model.keypoints import NUM_KEYPOINTS
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
-
-KEYPOINT_MIN_SCORE = 0.5
-POSE_MIN_SCORE = 0.3
-AGREEMENT_PX = 2.0
-CELL_SEARCH_RADIUS = 3  # offsets reach about two cells; the refining cell is found within this radius
-TUNING, VALIDATION = "tuning", "validation"
-PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
-
-
-@dataclass(frozen=True)
-class Floor:
-    """What a user of one class of model needs, on the validation photos."""
-
-    weight_class: str
-    min_within: float  # share of confident keypoints within AGREEMENT_PX of the float graph's
-    min_equal_counts: float  # share of photos with as many poses (> 0.3) as the float graph
-    max_size_bytes: int | None
-    reason: str
-
-
-FLOORS = {
-    "float32": Floor("float32", 1.0, 1.0, None,
-                     "the same arithmetic up to float rounding: every keypoint and every pose count must agree"),
-    "2-byte": Floor("2-byte", 0.99, 0.9, None,
-                    "chosen to replace the float model unseen: at most 1 keypoint in 100 visibly elsewhere "
-                    "(2 px at 257 is about 1 % of the photo's width)"),
-    "1-byte": Floor("1-byte", 0.97, 0.9, 1_600_000,
-                    "small and fast, for phones and boards: at most 3 keypoints in 100 elsewhere (about one "
-                    "keypoint every other frame of a single person), pose counts mostly right, and <= 1.6 MB, "
-                    "a third of float32"),
-}
-
-
-def floors_table() -> list[str]:
-    """The floors as a markdown table (the check report and docs/cli.md show it)."""
-    lines = ["| class | within 2 px | equal pose counts | size | why |", "|---|---|---|---|---|"]
-    for floor in FLOORS.values():
-        size = "-" if floor.max_size_bytes is None else f"<= {floor.max_size_bytes / 1e6:g} MB"
-        lines.append(f"| {floor.weight_class} | >= {100 * floor.min_within:g} % | >= {100 * floor.min_equal_counts:g} % "
-                     f"of photos | {size} | {floor.reason} |")
-    return lines
-
-
-@dataclass
-class Agreement:
-    """Decoded-pose agreement with the float graph over a set of photos at one input size."""
-
-    split: str
-    input_size: int
-    photos: int = 0
-    keypoints: int = 0
-    within: int = 0
-    equal_counts: int = 0
-    worst_px: float = 0.0
-    moved_median_px: float | None = None
-
-    @property
-    def within_share(self) -> float:
-        return self.within / self.keypoints if self.keypoints else 1.0
-
-    @property
-    def equal_count_share(self) -> float:
-        return self.equal_counts / self.photos if self.photos else 1.0
-
-    def summary(self) -> str:
-        return (f"{100 * self.within_share:.1f} % of {self.keypoints} within {AGREEMENT_PX:g} px, pose counts equal on "
-                f"{self.equal_counts}/{self.photos}, worst {self.worst_px:.1f} px")
-
-
-@dataclass
-class CheckResult:
-    name: str
-    format: str
-    size_bytes: int
-    weight_class: str
-    status: str = NOT_RUN
-    agreements: list[Agreement] = field(default_factory=list)
-    same_detection_median_px: float | None = None
-    same_detection_max_px: float | None = None
-    latency_ms: dict[int, float] = field(default_factory=dict)  # network median by thread count, same run
-    pareto: bool = False
-    note: str = ""
-
-    def agreement(self, split: str, input_size: int | None = None) -> Agreement | None:
-        return next((a for a in self.agreements if a.split == split and input_size in (None, a.input_size)), None)
-
-    def verdict(self) -> str:
-        """`PASS (100.0 % within 2 px at 257 on validation photos)`: the status and the gate's figures."""
-        validation = [a for a in self.agreements if a.split == VALIDATION]
-        figures = ", ".join(f"{100 * a.within_share:.1f} % within {AGREEMENT_PX:g} px at {a.input_size}" for a in validation)
-        return f"{self.status} ({figures} on validation photos)" if figures else self.status
-
-    def to_dict(self) -> dict:
-        document = asdict(self)
-        document["agreements"] = [dict(asdict(a), within_share=a.within_share, equal_count_share=a.equal_count_share)
-                                  for a in self.agreements]
-        return document
-
-
-@dataclass
-class CheckReport:
-    photos: dict[str, list[str]]  # split -> photo names
-    input_size: int
-    results: list[CheckResult]
-    grids: list[str] = field(default_factory=list)
-
-    @property
-    def not_run(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == NOT_RUN]
-
-
-@dataclass(frozen=True)
-class CheckPhoto:
-    name: str
-    split: str
-    rgb: np.ndarray
-
-
-def decode_input_poses(outputs: NetworkOutputs, output_stride: int) -> list[Pose]:
-    """Multi-pose decoding with posenet's defaults, in network-input pixels."""
-    return decode_multiple_poses(
-        outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd, output_stride
-    )
-
-
-def confident_poses(poses: Sequence[Pose]) -> list[Pose]:
-    return [p for p in poses if p.score > POSE_MIN_SCORE]
-
-
-def match_poses(reference: Sequence[Pose], candidate: Sequence[Pose]) -> list[tuple[int, int]]:
-    """(reference index, candidate index): each reference pose scoring > 0.3 with the nearest candidate pose, by
-    mean distance over the reference's confident keypoints. Not exclusive: a pose the candidate missed costs
-    its own keypoints only, instead of pushing every later match one person along."""
-    pairs = []
-    for index, pose in enumerate(reference):
-        if pose.score <= POSE_MIN_SCORE or not candidate:
-            continue
-        confident = [i for i, k in enumerate(pose.keypoints) if k.score > KEYPOINT_MIN_SCORE] or list(range(NUM_KEYPOINTS))
-
-        def distance(other: int) -> float:
-            keypoints = candidate[other].keypoints
-            return float(np.mean([np.hypot(pose.keypoints[i].x - keypoints[i].x, pose.keypoints[i].y - keypoints[i].y)
-                                  for i in confident]))
-
-        pairs.append((index, min(range(len(candidate)), key=distance)))
-    return pairs
-
-
-@dataclass(frozen=True)
-class PhotoComparison:
-    """One photo: each confident reference keypoint's distance to the matched candidate keypoint (inf when the
-    candidate has no pose at all), which reference pose each candidate pose matched, and the pose counts."""
-
-    distances: list[float]
-    moved: list[tuple[int, int]]  # (candidate pose, part) of keypoints beyond AGREEMENT_PX
-    matched_reference: list[int | None]  # per candidate pose
-    reference_count: int
-    candidate_count: int
-
-
-def compare_poses(reference: Sequence[Pose], candidate: Sequence[Pose]) -> PhotoComparison:
-    pairs = dict(match_poses(reference, candidate))
-    distances, moved = [], []
-    for index, pose in enumerate(reference):
-        if pose.score <= POSE_MIN_SCORE:
-            continue
-        for part, keypoint in enumerate(pose.keypoints):
-            if keypoint.score <= KEYPOINT_MIN_SCORE:
-                continue
-            if index not in pairs:
-                distances.append(float("inf"))
-                continue
-            other = candidate[pairs[index]].keypoints[part]
-            distances.append(float(np.hypot(keypoint.x - other.x, keypoint.y - other.y)))
-            if distances[-1] > AGREEMENT_PX:
-                moved.append((pairs[index], part))
-    by_candidate: dict[int, int] = {}
-    for r, c in pairs.items():
-        by_candidate.setdefault(c, r)  # the best reference pose that chose it
-    return PhotoComparison(distances, moved, [by_candidate.get(i) for i in range(len(candidate))],
-                           len(confident_poses(reference)), len(confident_poses(candidate)))
-
-
-def agreement(split: str, input_size: int, comparisons: Sequence[PhotoComparison]) -> Agreement:
-    result = Agreement(split, input_size, photos=len(comparisons))
-    distances = [d for c in comparisons for d in c.distances]
-    result.keypoints = len(distances)
-    result.within = sum(d <= AGREEMENT_PX for d in distances)
-    result.equal_counts = sum(c.reference_count == c.candidate_count for c in comparisons)
-    result.worst_px = max((d for d in distances if d != float("inf")), default=0.0)  # missed poses: counted, not measured
-    moved = [d for d in distances if d > AGREEMENT_PX]
-    result.moved_median_px = statistics.median(moved) if moved else None
-    return result
-
-
-def judge(result: CheckResult) -> None:
-    """PASS when every validation figure clears the model class's floor; the note says what failed."""
-    floor = FLOORS[result.weight_class]
-    problems = []
-    for a in (a for a in result.agreements if a.split == VALIDATION):
-        if a.within_share < floor.min_within:
-            problems.append(f"{100 * a.within_share:.1f} % within {AGREEMENT_PX:g} px at {a.input_size} "
-                            f"(floor {100 * floor.min_within:g} %)")
-        if a.equal_count_share < floor.min_equal_counts:
-            problems.append(f"pose counts equal on {a.equal_counts}/{a.photos} photos at {a.input_size} "
-                            f"(floor {100 * floor.min_equal_counts:g} %)")
-    if floor.max_size_bytes is not None and result.size_bytes > floor.max_size_bytes:
-        problems.append(f"{result.size_bytes / 1e6:.2f} MB (limit {floor.max_size_bytes / 1e6:g} MB)")
-    result.status = FAIL if problems else PASS
-    result.note = "; ".join(problems)
-
-
-def refining_cell(y: float, x: float, part: int, offsets: np.ndarray, output_stride: int) -> tuple[int, int] | None:
-    """The heatmap cell whose offset placed this decoded keypoint (position == cell * stride + offset)."""
-    rows, cols = offsets.shape[:2]
-    row0, col0 = round(y / output_stride), round(x / output_stride)
-    for row in range(max(row0 - CELL_SEARCH_RADIUS, 0), min(row0 + CELL_SEARCH_RADIUS + 1, rows)):
-        for col in range(max(col0 - CELL_SEARCH_RADIUS, 0), min(col0 + CELL_SEARCH_RADIUS + 1, cols)):
-            if (row * output_stride + float(offsets[row, col, part]) == y
-                    and col * output_stride + float(offsets[row, col, part + NUM_KEYPOINTS]) == x):
-                return row, col
-    return None
-
-
-def same_detection_drifts(reference: NetworkOutputs, poses: Sequence[Pose], candidate: NetworkOutputs, output_stride: int) -> list[float]:
-    """For each confident reference keypoint: how far the candidate model puts it from the same cell."""
-    drifts = []
-    for pose in confident_poses(poses):
-        for part, keypoint in enumerate(pose.keypoints):
-            if keypoint.score <= KEYPOINT_MIN_SCORE:
-                continue
-            cell = refining_cell(keypoint.y, keypoint.x, part, reference.offsets, output_stride)
-            if cell is None:
-                raise AssertionError(f"no cell refines {keypoint}: the decoder and this check disagree")
-            dy = candidate.offsets[cell[0], cell[1], part] - reference.offsets[cell[0], cell[1], part]
-            dx = (candidate.offsets[cell[0], cell[1], part + NUM_KEYPOINTS]
-                  - reference.offsets[cell[0], cell[1], part + NUM_KEYPOINTS])
-            drifts.append(float(np.hypot(dy, dx)))
-    return drifts
+from posenet_port.pipeline.gate import (
+    TUNING,
+    VALIDATION,
+    CheckPhoto,
+    CheckReport,
+    CheckResult,
+    CheckRuns,
+    agreement,
+    judge,
+    mark_pareto_front,
+    same_detection_drifts,
+)
+from posenet_port.pipeline.report import grid_image, write_summary
 
 
 def dynamic_check_sizes(input_size: int, output_stride: int) -> tuple[int, ...]:
     """Sizes a dynamic-input model is checked at: rebuild's size, and 257 and 353 (posenet's usual ones)."""
     return tuple(sorted({input_size, *(s for s in (DEFAULT_INPUT_SIZE, 353) if (s - 1) % output_stride == 0)}))
-
-
-class _Outputs:
-    """Each model's outputs and decoded poses per (input size, photo), the float graph's under `reference`."""
-
-    REFERENCE = "reference"
-
-    def __init__(self, photos: Sequence[CheckPhoto], output_stride: int) -> None:
-        self.photos, self.stride = photos, output_stride
-        self.outputs: dict[tuple[str, int], list[NetworkOutputs]] = {}
-        self.poses: dict[tuple[str, int], list[list[Pose]]] = {}
-        self._comparisons: dict[tuple[str, int], list[PhotoComparison]] = {}
-
-    def add(self, name: str, size: int, outputs: list[NetworkOutputs]) -> None:
-        self.outputs[name, size] = outputs
-        self.poses[name, size] = [decode_input_poses(o, self.stride) for o in outputs]
-
-    def sizes(self, name: str) -> list[int]:
-        return sorted(size for model, size in self.outputs if model == name)
-
-    def comparisons(self, name: str, size: int) -> list[PhotoComparison]:
-        """Per photo, the model's poses against the float graph's at `size` (computed once)."""
-        if (name, size) not in self._comparisons:
-            self._comparisons[name, size] = [compare_poses(reference, poses) for reference, poses
-                                             in zip(self.poses[self.REFERENCE, size], self.poses[name, size])]
-        return self._comparisons[name, size]
 
 
 def run_checks(
@@ -322,10 +49,10 @@ def run_checks(
     and the summary (checks.md, checks.json) into `out_dir`. A fixed-input model is checked at its size, the
     others at every size of `dynamic_check_sizes`."""
     stride = reference.spec.output_stride
-    runs = _Outputs(photos, stride)
+    runs = CheckRuns(photos, stride)
     sizes = {a.name: (a.input_size,) if a.input_size else dynamic_check_sizes(input_size, stride) for a in artifacts}
     batches = {size: [preprocess(p.rgb, size) for p in photos] for size in sorted({s for per in sizes.values() for s in per})}
-    _run(reference, _Outputs.REFERENCE, batches, runs)
+    _run(reference, CheckRuns.REFERENCE, batches, runs)
     notes = {}
     for artifact in artifacts:
         check_interrupted()
@@ -357,7 +84,7 @@ def run_checks(
     return report
 
 
-def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: _Outputs) -> None:
+def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: CheckRuns) -> None:
     """One model on every photo at each size, in its format's runtime (one runner: tfjs starts node once)."""
     runner = FORMATS[artifact.format].open(artifact.path, spec=artifact.spec)
     for size, prepared in batches.items():
@@ -365,7 +92,7 @@ def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: _Outputs
         runs.add(name, size, [network_outputs(r, box, runs.stride) for r, (_, box) in zip(raw, prepared)])
 
 
-def _score(result: CheckResult, runs: _Outputs) -> None:
+def _score(result: CheckResult, runs: CheckRuns) -> None:
     drifts: list[float] = []
     for size in runs.sizes(result.name):
         comparisons = runs.comparisons(result.name, size)
@@ -373,8 +100,8 @@ def _score(result: CheckResult, runs: _Outputs) -> None:
             chosen = [c for c, p in zip(comparisons, runs.photos) if p.split == split]
             if chosen:
                 result.agreements.append(agreement(split, size, chosen))
-        reference_outputs, outputs = runs.outputs[_Outputs.REFERENCE, size], runs.outputs[result.name, size]
-        for ref_out, ref_poses, out in zip(reference_outputs, runs.poses[_Outputs.REFERENCE, size], outputs):
+        reference_outputs, outputs = runs.outputs[CheckRuns.REFERENCE, size], runs.outputs[result.name, size]
+        for ref_out, ref_poses, out in zip(reference_outputs, runs.poses[CheckRuns.REFERENCE, size], outputs):
             drifts += same_detection_drifts(ref_out, ref_poses, out, runs.stride)
     if drifts:
         result.same_detection_median_px, result.same_detection_max_px = statistics.median(drifts), max(drifts)
@@ -384,126 +111,3 @@ def network_latency(artifact: Artifact, size: int, runs: int = 30) -> dict[int, 
     """Median milliseconds of the network alone with 1 and 2 threads, back to back, in this process."""
     fmt = FORMATS[artifact.format]
     return {threads: median_ms(fmt.open(artifact.path, threads, artifact.spec), size, runs) for threads in (1, 2)}
-
-
-LATENCY_MARGIN = 0.9  # one model is faster than another only below 90 % of its time: closer is timing noise
-
-
-def mark_pareto_front(results: Sequence[CheckResult]) -> None:
-    """Per format, among passing models: on the front unless another is no larger, no slower and no less close
-    to the float graph, and better in one of them. Closeness is the validation share within 2 px, ties broken by
-    the same-detection drift (float32's 0 against float16's hundredths, where both keep every keypoint)."""
-    def closeness(r: CheckResult) -> tuple[float, float]:
-        return _validation_share(r), -(r.same_detection_max_px or 0.0)
-
-    def dominates(a: CheckResult, b: CheckResult) -> bool:
-        time_a, time_b = a.latency_ms.get(2), b.latency_ms.get(2)
-        timed = time_a is not None and time_b is not None
-        faster, slower = timed and time_a < LATENCY_MARGIN * time_b, timed and time_b < LATENCY_MARGIN * time_a
-        no_worse = a.size_bytes <= b.size_bytes and closeness(a) >= closeness(b) and not slower
-        return no_worse and (a.size_bytes < b.size_bytes or closeness(a) > closeness(b) or faster)
-
-    passing = [r for r in results if r.status == PASS]
-    for result in passing:
-        result.pareto = not any(dominates(r, result) for r in passing if r is not result and r.format == result.format)
-
-
-def _validation_share(result: CheckResult) -> float:
-    return min((a.within_share for a in result.agreements if a.split == VALIDATION), default=0.0)
-
-
-def grid_image(rgb: np.ndarray, runs: _Outputs, index: int, results: Sequence[CheckResult], width: int = 420) -> np.ndarray:
-    """One panel per model at its first checked size: the float graph's poses in thin grey beneath the model's,
-    each model pose coloured like the float pose it matches, red rings on keypoints that moved > 2 px."""
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    height = round(width * rgb.shape[0] / rgb.shape[1])
-    first = runs.sizes(_Outputs.REFERENCE)[0]
-    box = runs.outputs[_Outputs.REFERENCE, first][index].letterbox
-    reference = [p.scaled(box) for p in confident_poses(runs.poses[_Outputs.REFERENCE, first][index])]
-    panels = [(f"float TF graph at {first}: {len(reference)} poses", None, draw_poses(bgr, reference))]
-    for result in results:
-        size = runs.sizes(result.name)[0]
-        box = runs.outputs[_Outputs.REFERENCE, size][index].letterbox
-        reference_poses = runs.poses[_Outputs.REFERENCE, size][index]
-        poses = runs.poses[result.name, size][index]
-        comparison = runs.comparisons(result.name, size)[index]
-        shown = [i for i, p in enumerate(poses) if p.score > POSE_MIN_SCORE]
-        moved = [poses[pose].scaled(box).keypoints[part] for pose, part in comparison.moved]
-        picture = draw_comparison(
-            bgr, [p.scaled(box) for p in confident_poses(reference_poses)], [poses[i].scaled(box) for i in shown],
-            [comparison.matched_reference[i] for i in shown], [(k.x, k.y) for k in moved],
-        )
-        within = sum(d <= AGREEMENT_PX for d in comparison.distances)
-        line = (f"{result.status}  {within}/{len(comparison.distances)} within {AGREEMENT_PX:g} px  "
-                f"{len(moved)} moved  {result.size_bytes / 1e6:.2f} MB")
-        panels.append((f"{result.name} at {size}", (line, result.status == PASS), picture))
-    tiles = []
-    for title, line, picture in panels:
-        tile = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
-        caption = np.full((44, width, 3), 255, np.uint8)
-        cv2.putText(caption, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-        if line is not None:
-            color = (0, 140, 0) if line[1] else (0, 0, 200)
-            cv2.putText(caption, line[0], (6, 37), cv2.FONT_HERSHEY_SIMPLEX, 0.42, color, 1, cv2.LINE_AA)
-        tiles.append(np.vstack([caption, tile]))
-    columns = 4
-    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
-    return np.vstack([np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)])
-
-
-def write_summary(report: CheckReport, out_dir: Path) -> None:
-    lines = [
-        "# Keypoint checks",
-        "",
-        f"Each model's decoded poses against the float TF graph's: the share of keypoints the float graph scores > "
-        f"{KEYPOINT_MIN_SCORE} (in poses > {POSE_MIN_SCORE}) that the model puts within {AGREEMENT_PX:g} network-input "
-        "pixels, on the **validation** photos (the gate: nothing was tuned on them) and on the **tuning** photos "
-        "(calibration and recipe choices were made on them). TFLite models are checked at their input size, the "
-        "formats with a dynamic input at each listed size. Same-detection drift (the model's keypoint from the float graph's heatmap "
-        "cell, median / max px) is a diagnostic without the decoder's jumps.",
-        "",
-        f"Validation photos: {', '.join(report.photos[VALIDATION])}.  ",
-        f"Tuning photos: {', '.join(report.photos[TUNING])}.",
-        "",
-        "## Floors",
-        "",
-        *floors_table(),
-    ]
-    lines += ["", "## Agreement", "",
-              "| model | class | size | input | validation | tuning | same-detection drift px | result |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in report.results:
-        for a in (a for a in r.agreements if a.split == VALIDATION) if r.agreements else [None]:
-            tuning = r.agreement(TUNING, a.input_size) if a else None
-            lines.append(
-                f"| {r.name} | {r.weight_class} | {r.size_bytes / 1e6:.2f} MB | {a.input_size if a else '-'} | "
-                f"{a.summary() if a else '-'} | {tuning.summary() if tuning else '-'} | "
-                f"{_pair(r.same_detection_median_px, r.same_detection_max_px)} | {r.status}{': ' + r.note if r.note else ''} |"
-            )
-    for fmt in dict.fromkeys(r.format for r in report.results):
-        lines += ["", f"## Pareto table: {fmt}", "",
-                  "| recipe | size | 1 thread | 2 threads | validation within 2 px | result | on the front |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in sorted((r for r in report.results if r.format == fmt), key=lambda r: r.size_bytes):
-            lines.append(f"| {r.name} | {r.size_bytes / 1e6:.2f} MB | {_ms(r.latency_ms.get(1))} | {_ms(r.latency_ms.get(2))} | "
-                         f"{100 * _validation_share(r):.1f} % | {r.status} | {'yes' if r.pareto else 'no'} |")
-    lines += ["", "Latency: the network alone in its format's runtime (tfjs runs in node: not timed here), median of "
-              "30 back-to-back runs in the check process at the model's first checked size (the benchmark "
-              "command measures properly). A recipe is on the front when no other passing recipe of its format is "
-              f"no larger, no slower (below {LATENCY_MARGIN:g}x its time counts as faster) and no less close (share "
-              "within 2 px, then same-detection drift), and better in one.", "",
-              "Why the 1-byte models miss their floor (int8 activations, layer by layer): docs/quantization.md, "
-              "section 'Why no int8 model keeps the poses yet', and the studies in research/.", ""]
-    lines += [f"![{Path(g).name}]({Path(g).name})" for g in report.grids]
-    write_bytes_atomic(out_dir / "checks.md", ("\n".join(lines) + "\n").encode())
-    document = {"photos": report.photos, "input_size": report.input_size, "floors": [asdict(f) for f in FLOORS.values()],
-                "results": [r.to_dict() for r in report.results], "grids": report.grids}
-    write_bytes_atomic(out_dir / "checks.json", (json.dumps(document, indent=2) + "\n").encode())
-
-
-def _pair(median: float | None, largest: float | None) -> str:
-    return "-" if median is None or largest is None else f"{median:.2f} / {largest:.2f}"
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} ms"

@@ -26,7 +26,7 @@ from posenet_port.pipeline.calibration import Calibration, calibration_photos
 from posenet_port.pipeline.progress import StepTimer
 
 if TYPE_CHECKING:
-    from posenet_port.pipeline.checks import CheckResult
+    from posenet_port.pipeline.gate import CheckResult
 
 DEFAULT_OUT = Path("build")
 
@@ -182,7 +182,8 @@ def _export_all(options: RebuildOptions, spec: ModelSpec, networks: dict[str | N
 
 
 def _check(options: RebuildOptions, exports: list[Artifact], reference: Artifact) -> dict[str, CheckResult]:
-    from posenet_port.pipeline.checks import TUNING, VALIDATION, CheckPhoto, run_checks
+    from posenet_port.pipeline.checks import run_checks
+    from posenet_port.pipeline.gate import TUNING, VALIDATION, CheckPhoto
     from posenet_port.pipeline.photos import tuning_photos, validation_photos
 
     photos = [CheckPhoto(name, TUNING, rgb) for name, rgb in tuning_photos()]
@@ -199,7 +200,7 @@ def _keep(options: RebuildOptions, exports: list[Artifact], results: dict[str, C
     """Which exports stay: with checks, a recipe not asked for by name stays only if it passed and is on its
     format's Pareto front (the report keeps the figures of all); the others' files are removed. A float32
     model that fails is a broken export: an error."""
-    from posenet_port.pipeline.checks import FAIL, PASS
+    from posenet_port.pipeline.gate import FAIL, PASS
 
     broken = [a.name for a in exports if a.recipe == "float32" and a.name in results and results[a.name].status == FAIL]
     if broken:

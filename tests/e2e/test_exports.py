@@ -18,7 +18,7 @@ from posenet_port.inference.preprocess import load_image, preprocess
 from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.weights import sha256_file
 from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
-from posenet_port.pipeline.checks import FAIL, FLOORS, PASS, VALIDATION
+from posenet_port.pipeline.gate import FAIL, FLOORS, PASS, VALIDATION
 
 REPO = Path(__file__).resolve().parents[2]
 STEM = "posenet_mobilenet_v1_075_stride16"

@@ -80,7 +80,7 @@ def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):
     from posenet_port.formats.tfjs.runner import TfjsNodeRunner
     from posenet_port.inference.estimator import network_outputs
     from posenet_port.inference.preprocess import preprocess
-    from posenet_port.pipeline.checks import decode_input_poses
+    from posenet_port.pipeline.gate import decode_input_poses
 
     batches = [preprocess(rgb, input_size) for rgb in photos]
     raw = TfjsNodeRunner(model_json, backend="wasm", dynamic_input=False).run_many([b for b, _ in batches])

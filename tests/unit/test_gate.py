@@ -14,16 +14,8 @@ from posenet_port.model.freeze import write_frozen_graph
 from posenet_port.model.keypoints import PART_NAMES
 from posenet_port.model.spec import ModelSpec
 from posenet_port.model.tf_graph import build_model
-from posenet_port.pipeline.checks import (
-    AGREEMENT_PX,
-    FAIL,
-    PASS,
-    VALIDATION,
-    CheckPhoto,
-    agreement,
-    compare_poses,
-    run_checks,
-)
+from posenet_port.pipeline.checks import run_checks
+from posenet_port.pipeline.gate import AGREEMENT_PX, FAIL, PASS, VALIDATION, CheckPhoto, agreement, compare_poses
 from posenet_port.pipeline.photos import validation_photos
 
 
