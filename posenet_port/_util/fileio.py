@@ -161,6 +161,29 @@ def check_regular_file(path: Path, error_type: type[Exception], what: str = "fil
         raise error_type(f"{path}: {what} is {kind}")
 
 
+# No PoseNet model file comes near this (MobileNetV1 1.00 in float32 is 13 MB): a larger one is not read at all.
+MAX_MODEL_FILE_BYTES = 256 << 20
+
+
+def read_bounded(path: Path, error_type: type[Exception], what: str = "file",
+                 max_bytes: int = MAX_MODEL_FILE_BYTES) -> bytes:
+    """A regular file's bytes, refused before it is read when it is not a regular file (a FIFO would block, a
+    link to /dev/zero never ends) or is larger than `max_bytes` (a sparse file of gigabytes would fill memory)."""
+    check_regular_file(path, error_type, what)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error_type(f"{path}: {what} of {size:,} bytes is larger than any PoseNet model file "
+                             f"({max_bytes:,} bytes at most)")
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # a file that grows while it is read stops here
+    except OSError as error:
+        raise error_type(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+    if len(data) > max_bytes:
+        raise error_type(f"{path}: {what} grew past {max_bytes:,} bytes while it was read")
+    return data
+
+
 def path_size(path: Path) -> int:
     """Bytes in a file, or in every file under a directory."""
     if path.is_dir():

@@ -17,13 +17,13 @@ from posenet_port._util.machine import keep_freed_memory
 from posenet_port.benchmark.measure import LatencySpec, worker
 from posenet_port.benchmark.report import run
 from posenet_port.benchmark.sections import SECTIONS
-from posenet_port.cli.common import add_verbose_argument, run_cli
+from posenet_port.cli.common import add_verbose_argument, int_in, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m posenet_port.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
-    parser.add_argument("--runs", type=int, default=200, help="timed runs per measurement (default: 200)")
+    parser.add_argument("--runs", type=int_in(1, 100_000), default=200, help="timed runs per measurement (default: 200)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for BENCHMARKS.md and benchmarks.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: one latency measurement in its own process
     add_verbose_argument(parser)

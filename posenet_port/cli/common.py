@@ -24,6 +24,11 @@ EXIT_INTERRUPTED = 130
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Run a CLI body: our own errors become one `error:` line and a non-zero exit, not a traceback; the native
     libraries' log lines are left out unless `--verbose` is given (quiet.py)."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): every result would be lost without a word
+        if sys.stderr is not None:
+            print("error: standard output is closed: the results would be lost; run it with an open stdout "
+                  "(a file or a pipe)", file=sys.stderr)
+        return EXIT_ERROR
     for stream in (sys.stdout, sys.stderr):
         # A file name that is not valid UTF-8 prints with escapes instead of raising mid-output.
         reconfigure = getattr(stream, "reconfigure", None)
@@ -49,7 +54,7 @@ def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         return status
     except PosenetPortError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted: no partial artifact was left under its final name", file=sys.stderr)
@@ -92,6 +97,12 @@ def float_in(low: float, high: float | None = None, low_inclusive: bool = True) 
             raise argparse.ArgumentTypeError(f"{text} is out of range: use a finite number {within}")
         return value
     return parse
+
+
+def printable(value: object) -> str:
+    """A file name as one line of text: control characters (a newline in a name could fake a result line) are
+    written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
 
 
 def model_files_help() -> str:

@@ -16,9 +16,14 @@ from posenet_port.cli.common import (
     decode_options,
     int_in,
     model_files_help,
+    printable,
     run_cli,
 )
+from posenet_port.errors import OutputError
 from posenet_port.inference.choice import choose_model
+from posenet_port.inference.estimator import MAX_THREADS
+from posenet_port.inference.preprocess import folder_photos
+from posenet_port.inference.stream import VIDEO_CODECS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "of build/ that passed its checks and runs fastest on this CPU, timed once and cached (see "
                         "`make rebuild`), else the shipped weights")
     add_pose_arguments(parser)
-    parser.add_argument("--threads", type=int_in(1, 64), default=2,
+    parser.add_argument("--threads", type=int_in(1, MAX_THREADS), default=2,
                         help="threads the runtime computes with, whatever the format (default: 2)")
     parser.add_argument("--output", type=Path,
                         help="annotated video (.mp4 or .avi) for --camera / --video; a folder for --images")
@@ -49,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    check_outputs_distinct({"--video": args.video, "--images": args.images, "--model": args.model},
+    photos = {f"photo {p.name}": p for p in folder_photos(args.images)} if args.images is not None else {}
+    check_outputs_distinct({"--video": args.video, "--images": args.images, "--model": args.model, **photos},
                            {"--output": args.output, "--dump": args.dump})
+    if args.images is not None and args.output is not None and args.output.suffix.lower() in VIDEO_CODECS:
+        raise OutputError(f"--output {args.output} looks like a video file, but with --images it is the folder the "
+                          "annotated photos go to; give a folder")
     keep_freed_memory()
     from posenet_port.inference.estimator import PoseEstimator
     from posenet_port.inference.stream import (
@@ -66,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.images is not None:
         source = ImageFolderSource(args.images, args.max_pixels)
     else:
-        source = CaptureSource(args.video if args.video is not None else (args.camera or 0))
+        source = CaptureSource(args.video if args.video is not None else (args.camera or 0), args.max_pixels)
     model = args.model
     if model is None:
         choice = choose_model(default_build_dir(), args.threads, args.input_size)
@@ -74,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chose {choice.describe()}" if choice else "no checked model in build/ (`make rebuild`): "
               "running the shipped weights in ONNX Runtime", flush=True)
     estimator = PoseEstimator(model, args.input_size, threads=args.threads)
-    print(f"model: {model or 'the shipped weights'}, input {estimator.input_size}, output stride "
+    print(f"model: {printable(model or 'the shipped weights')}, input {estimator.input_size}, output stride "
           f"{estimator.output_stride}", flush=True)
     sinks = [] if args.no_display else [WindowSink()]
     if args.output is not None:
@@ -88,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{statistics.median(stats.inference_ms):.2f} ms, decode {statistics.median(stats.decode_ms):.2f} ms")
     for path in (args.output, args.dump):
         if path is not None:
-            print(f"wrote {path}")
+            print(f"wrote {printable(path)}")
     return 0
 
 

@@ -7,8 +7,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from posenet_port._util.fileio import unique_name
-from posenet_port.cli.common import add_pose_arguments, add_verbose_argument, decode_options, model_files_help, run_cli
+from posenet_port._util.fileio import same_file, unique_name
+from posenet_port.cli.common import (
+    add_pose_arguments,
+    add_verbose_argument,
+    decode_options,
+    model_files_help,
+    printable,
+    run_cli,
+)
 from posenet_port.errors import check_interrupted
 from posenet_port.inference.estimator import DEFAULT_ENGINE, WEIGHT_ENGINES, PoseEstimator
 from posenet_port.inference.preprocess import ImageError, check_image_file, load_image
@@ -58,14 +65,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = {"path": str(path), "width": rgb.shape[1], "height": rgb.shape[0], "poses": [p.to_dict() for p in poses]}
             print(json.dumps(record))
         else:
-            print(f"{path} ({rgb.shape[1]}x{rgb.shape[0]}): {len(poses)} pose(s)")
+            print(f"{printable(path)} ({rgb.shape[1]}x{rgb.shape[0]}): {len(poses)} pose(s)")
             for index, pose in enumerate(poses):
                 confident = sum(k.score >= args.min_keypoint_score for k in pose.keypoints)
                 print(f"  pose {index}: score {pose.score:.3f}, {confident}/17 keypoints >= {args.min_keypoint_score}")
         if args.draw is not None:
-            # Two photos with one stem (a/x.jpg, b/x.png) get x_poses.png and x-2_poses.png, never one file.
-            _draw(args, unique_name(path.stem, taken), rgb, poses, outputs, estimator.output_stride)
+            _draw(args, _drawing_stem(args, path, taken), rgb, poses, outputs, estimator.output_stride)
     return 0
+
+
+DRAWINGS = ("poses", "heatmaps")
+
+
+def _drawing_stem(args: argparse.Namespace, photo: Path, taken: set[str]) -> str:
+    """The stem of a photo's drawings: two photos with one stem (a/x.jpg, b/x.png) get x_poses.png and
+    x-2_poses.png, never one file, and no drawing replaces one of the photos being estimated (a_poses.png)."""
+    while True:
+        stem = unique_name(photo.stem, taken)
+        targets = [args.draw / f"{stem}_{kind}.png" for kind in DRAWINGS]
+        if not any(same_file(target, other) for target in targets for other in args.photos):
+            return stem
 
 
 def _draw(args: argparse.Namespace, stem: str, rgb, poses, outputs, output_stride: int) -> None:
@@ -78,7 +97,7 @@ def _draw(args: argparse.Namespace, stem: str, rgb, poses, outputs, output_strid
     if args.heatmaps:
         written.append(heatmap_figure(rgb, outputs, output_stride, args.draw / f"{stem}_heatmaps.png"))
     if not args.json:
-        print("  wrote " + ", ".join(map(str, written)))
+        print("  wrote " + ", ".join(map(printable, written)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Sequence
 
-from posenet_port.cli.common import add_verbose_argument, int_in, run_cli
+from posenet_port.cli.common import add_verbose_argument, int_in, printable, run_cli
 from posenet_port.formats.listing import ModelListing, read_model
 from posenet_port.formats.roles import Roles, converter_commands, identify_roles, listing_to_dict
 from posenet_port.model.architecture import MAX_INPUT_SIZE
@@ -20,7 +20,7 @@ def _short(name: str) -> str:
 
 
 def format_table(listing: ModelListing) -> str:
-    rows = [(str(n.index), _short(n.name), n.op, ", ".join(o.describe() for o in n.outputs) or "-") for n in listing.nodes]
+    rows = [(str(n.index), _short(printable(n.name)), printable(n.op), ", ".join(o.describe() for o in n.outputs) or "-") for n in listing.nodes]
     widths = [max(len(r[i]) for r in rows + [("index", "name", "op", "outputs")]) for i in range(3)]
     header = f"{'index':>{widths[0]}}  {'name':<{widths[1]}}  {'op':<{widths[2]}}  outputs"
     lines = [header, "-" * len(header)]
@@ -29,20 +29,21 @@ def format_table(listing: ModelListing) -> str:
 
 
 def format_roles(listing: ModelListing, roles: Roles) -> str:
-    lines = [f"\nPoseNet roles in {listing.path} ({listing.format}):"]
+    lines = [f"\nPoseNet roles in {printable(listing.path)} ({listing.format}):"]
     for label, role in [
         ("input", roles.image), ("heatmap", roles.heatmap), ("offsets", roles.offsets),
         ("displacement fwd", roles.displacement_fwd), ("displacement bwd", roles.displacement_bwd),
     ]:
-        lines.append(f"  {label:<17} {role.node}  <- {role.reason}")
+        lines.append(f"  {label:<17} {printable(role.node)}  <- {printable(role.reason)}")
     if roles.heatmap_sigmoid:
-        lines.append(f"  {'heatmap scores':<17} {roles.heatmap_sigmoid}  <- Sigmoid of the heatmap")
+        lines.append(f"  {'heatmap scores':<17} {printable(roles.heatmap_sigmoid)}  <- Sigmoid of the heatmap")
     if roles.displacements_ambiguous:
         lines.append("  WARNING: which displacement is forward is ambiguous; check against a known pose before use")
     probe = f" (dynamic input probed at {roles.probe_size}x{roles.probe_size})" if roles.probe_size else ""
     lines.append(f"  output stride     {roles.output_stride if roles.output_stride else 'unknown'}{probe}")
     commands = converter_commands(listing, roles)
-    lines += ["\nConvert it with:", f"  TFLite: {commands['tflite']}", f"  tfjs:   {commands['tensorflowjs']}"]
+    lines += ["\nConvert it with:", f"  TFLite: {printable(commands['tflite'])}",
+              f"  tfjs:   {printable(commands['tensorflowjs'])}"]
     return "\n".join(lines)
 
 

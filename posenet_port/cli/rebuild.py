@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from posenet_port._util.fileio import human_size
-from posenet_port.cli.common import add_verbose_argument, run_cli
+from posenet_port.cli.common import add_verbose_argument, printable, run_cli
 from posenet_port.formats.artifacts import MANIFEST_NAME
 from posenet_port.formats.registry import export_formats
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, OUTPUT_STRIDES
@@ -83,11 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     entries = rebuild(options)
     print("\nartifacts:")
     for entry in entries:
-        print(f"  {entry.artifact.name:<30} {human_size(entry.artifact.size):>10}  {entry.artifact.path}  "
+        print(f"  {entry.artifact.name:<30} {human_size(entry.artifact.size):>10}  {printable(entry.artifact.path)}  "
               f"{entry.check.verdict() if entry.check else ''}")
-    print(f"  manifest: {Path(options.out_dir) / MANIFEST_NAME}")
+    print(f"  manifest: {printable(Path(options.out_dir) / MANIFEST_NAME)}")
     if options.checks and any(e.check for e in entries):
-        print(f"  check report: {Path(options.out_dir) / 'checks' / 'checks.md'}")
+        print(f"  check report: {printable(Path(options.out_dir) / 'checks' / 'checks.md')}")
     return 0
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from posenet_port._util.fileio import parse_json_bounded, write_bytes_atomic
+from posenet_port._util.fileio import parse_json_bounded, read_bounded, write_bytes_atomic
+from posenet_port.errors import PosenetPortError
 from posenet_port.model.spec import ModelSpec
 from posenet_port.model.weights import sha256_file
 
@@ -82,18 +83,38 @@ def write_manifest(root: Path, entries: list[ManifestEntry], source: dict) -> Pa
     return write_bytes_atomic(root / MANIFEST_NAME, (json.dumps(document, indent=2) + "\n").encode())
 
 
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest lists a few dozen models; a larger one vouches for nothing
+
+
+def is_build_folder(folder: Path) -> bool:
+    """A folder `rebuild` wrote: its manifest.json lists artifacts (a tfjs-models checkpoint's manifest.json maps
+    variable names to files instead)."""
+    manifest = Path(folder) / MANIFEST_NAME
+    try:
+        document = parse_json_bounded(read_bounded(manifest, ValueError, "manifest", MAX_MANIFEST_BYTES), str(manifest),
+                                      ValueError)
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("artifacts"), list) and "source" in document
+
+
+def manifest_specs(folder: Path) -> dict[Path, ModelSpec]:
+    """The spec the manifest in `folder` records for each model, by the model's real path; empty when there is no
+    readable manifest (a manifest that cannot be read vouches for nothing: its models are treated as foreign)."""
+    manifest = Path(folder) / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    try:
+        document = parse_json_bounded(read_bounded(manifest, ValueError, "manifest", MAX_MANIFEST_BYTES), str(manifest),
+                                      ValueError)
+        return {(Path(folder) / entry["path"]).resolve(): ModelSpec.from_dict(entry["spec"], manifest)
+                for entry in document.get("artifacts", []) if entry.get("spec")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, PosenetPortError):
+        return {}
+
+
 def spec_from_manifest(model: Path) -> ModelSpec | None:
     """The spec that the manifest of `model`'s build folder records for it; None for a model from elsewhere."""
     model = Path(model).resolve()
-    for folder in (model.parent, model.parent.parent):
-        manifest = folder / MANIFEST_NAME
-        if not manifest.is_file():
-            continue
-        try:
-            document = parse_json_bounded(manifest.read_bytes(), str(manifest), ValueError)
-            for entry in document.get("artifacts", []):
-                if (folder / entry["path"]).resolve() == model and "spec" in entry:
-                    return ModelSpec.from_dict(entry["spec"], manifest)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # an unreadable manifest vouches for nothing: the model is treated as foreign
-    return None
+    return next((spec for folder in (model.parent, model.parent.parent)
+                 if (spec := manifest_specs(folder).get(model)) is not None), None)

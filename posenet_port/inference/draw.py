@@ -43,6 +43,7 @@ def draw_poses(
     return canvas
 
 
+MAX_PANEL_ASPECT = 4.0
 REFERENCE_GREY = (150, 150, 150)
 MOVED_RED = (0, 0, 230)
 
@@ -94,8 +95,10 @@ def heatmap_figure(image_rgb: np.ndarray, outputs, output_stride: int, path: str
     top, left = box.to_image(np.array(-output_stride / 2), np.array(-output_stride / 2))
     bottom, right = box.to_image(np.array((rows - 0.5) * output_stride), np.array((cols - 0.5) * output_stride))
     extent = (float(left), float(right), float(bottom), float(top))
-    panel = 3.0  # inches per panel width; height follows the photo's aspect ratio
-    figure, axes = plt.subplots(3, 6, figsize=(6 * panel, 3 * (panel * image_rgb.shape[0] / image_rgb.shape[1] + 0.4)))
+    panel = 3.0  # inches per panel width; height follows the photo's aspect ratio, within bounds (a 1x100000
+    # photo would ask for a figure of 900,000 inches, which matplotlib cannot allocate)
+    aspect = min(max(image_rgb.shape[0] / image_rgb.shape[1], 1 / MAX_PANEL_ASPECT), MAX_PANEL_ASPECT)
+    figure, axes = plt.subplots(3, 6, figsize=(6 * panel, 3 * (panel * aspect + 0.4)))
     for part, axis in enumerate(axes.flat[:NUM_KEYPOINTS]):
         axis.imshow(image_rgb)
         axis.imshow(outputs.scores[:, :, part], extent=extent, cmap="magma", alpha=0.6, vmin=0, vmax=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from posenet_port.errors import ConfigError, ModelFileError
-from posenet_port.formats.artifacts import MANIFEST_NAME, spec_from_manifest
+from posenet_port.formats.artifacts import is_build_folder, spec_from_manifest
 from posenet_port.formats.registry import detect_format
 from posenet_port.formats.runner import Runner
 from posenet_port.inference.decode import (
@@ -90,6 +90,16 @@ def load_runner(model: str | Path | None, output_stride: int | None, threads: in
     return runner.weights_runner(weights, spec, threads), spec
 
 
+MAX_THREADS = 64
+
+
+def check_threads(threads: int) -> int:
+    """A thread count a runtime can take: a whole number from 1 to MAX_THREADS (a million crashes LiteRT)."""
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads {threads!r}: use a whole number from 1 to {MAX_THREADS}")
+    return int(threads)
+
+
 class PoseEstimator:
     """PoseNet end to end, matching @tensorflow-models/posenet 2.2.2's estimateMultiplePoses / SinglePose."""
 
@@ -106,8 +116,9 @@ class PoseEstimator:
         folder, .tflite, .onnx, OpenVINO .xml), or a `rebuild` folder, whose checked model that runs fastest on
         this CPU is used (`self.choice` says which and why). `engine` runs weights: one of WEIGHT_ENGINES
         (default DEFAULT_ENGINE)."""
+        check_threads(threads)
         self.choice = None
-        if model is not None and Path(model).is_dir() and (Path(model) / MANIFEST_NAME).is_file():
+        if model is not None and Path(model).is_dir() and is_build_folder(Path(model)):
             from posenet_port.inference.choice import choose_model
 
             self.choice = choose_model(Path(model), threads, input_size)
@@ -129,8 +140,10 @@ class PoseEstimator:
         self.stretch = stretch
 
     def _probe_stride(self, input_size: int) -> int:
-        grid = self.runner(np.zeros((1, input_size, input_size, 3), np.float32))["offset_2"].shape[1]
-        return (input_size - 1) // max(grid - 1, 1)
+        offsets = self.runner(np.zeros((1, input_size, input_size, 3), np.float32))["offset_2"]
+        if np.ndim(offsets) != 4:
+            raise ModelFileError(f"the model's offsets have shape {np.shape(offsets)}; PoseNet's are [1, H, W, 34]")
+        return (input_size - 1) // max(offsets.shape[1] - 1, 1)
 
     def infer(self, image: np.ndarray, color_order: str = "rgb") -> NetworkOutputs:
         batch, letterbox = preprocess(image, self.input_size, self.stretch, color_order)

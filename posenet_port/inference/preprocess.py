@@ -7,6 +7,7 @@ half-pixel centres), then `x / 127.5 - 1` in float32. `stretch=True` skips the p
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +25,14 @@ RESIZER = "compiled (C)" if _resize is not None else "NumPy"
 COLOR_ORDERS = ("rgb", "bgr")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 50_000_000  # photos of 12-48 MP pass; a 32768x32768 PNG (1 MB on disk, 3 GB decoded) does not
+
+
+def folder_photos(directory: Path) -> list[Path]:
+    """The photos in a folder, by name (by their suffix: IMAGE_SUFFIXES); none if it is not a readable folder."""
+    try:
+        return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    except OSError:
+        return []
 
 
 class ImageError(PosenetPortError, ValueError):
@@ -220,8 +229,8 @@ def check_image_file(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[in
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     if width * height > max_pixels:
-        raise ImageError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
-                         f"{max_pixels / 1e6:.0f}; raise it with --max-pixels if this photo is meant")
+        raise ImageError(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}; "
+                         "raise it with --max-pixels if this photo is meant")
     return width, height
 
 
@@ -239,8 +248,9 @@ def read_bgr(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         data = path.read_bytes()
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
-    if _cut_short(data):
-        raise ImageError(f"{path}: the file is cut short (truncated download or copy?); it would decode partly grey")
+    problem = container_problem(data)
+    if problem:
+        raise ImageError(f"{path}: {problem}")
     try:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:
@@ -250,13 +260,60 @@ def read_bgr(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     return bgr
 
 
-def _cut_short(data: bytes) -> bool:
-    """A JPEG without an end-of-image marker after its last scan, or a PNG without its IEND chunk."""
+def container_problem(data: bytes) -> str | None:
+    """What is wrong with a JPEG's or PNG's structure, checked before a decoder sees the bytes, or None. Decoders
+    trust the lengths a file states: OpenCV's PNG reader allocated the 4 GB a 41-byte file's chunk claimed, and a
+    file cut short decodes with its missing part grey."""
     if data[:2] == b"\xff\xd8":
-        return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return b"IEND" not in data[-64:]
-    return False
+        return _jpeg_problem(data)
+    if data[:8] == PNG_SIGNATURE:
+        return _png_problem(data)
+    return None
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CUT_SHORT = "the file is cut short (truncated download or copy?); it would decode partly grey"
+
+
+def _png_problem(data: bytes) -> str | None:
+    """Every chunk's length within the file and its CRC right, IHDR first, IEND reached (bytes after it are
+    ignored, as decoders do)."""
+    position, first = len(PNG_SIGNATURE), True
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        kind, end = data[position + 4:position + 8], position + 12 + length
+        if end > len(data):
+            return (f"a PNG chunk ({kind!r}) claims {length:,} bytes, more than the file holds: " +
+                    ("cut short" if length < len(data) else "damaged or crafted") + "; not decoded")
+        if first and kind != b"IHDR":
+            return "not a valid PNG: it does not start with its IHDR header"
+        if zlib.crc32(data[position + 4:end - 4]) != int.from_bytes(data[end - 4:end], "big"):
+            return f"a PNG chunk ({kind!r}) fails its checksum: the file is damaged"
+        if kind == b"IEND":
+            return None
+        position, first = end, False
+    return CUT_SHORT
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Every marker segment before the first scan within the file, and an end-of-image marker after the last scan."""
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return "not a valid JPEG: a damaged marker before its image data"
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xD9:
+            return "not a valid JPEG: it ends before its image data"
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if length < 2 or position + 2 + length > len(data):
+            return CUT_SHORT if length >= 2 else "not a valid JPEG: a segment of impossible length"
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, up to an end-of-image marker
+            return None if data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") else CUT_SHORT
+        position += 2 + length
+    return CUT_SHORT
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:

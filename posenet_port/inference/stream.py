@@ -21,9 +21,32 @@ from posenet_port.errors import OutputError, PosenetPortError, check_interrupted
 from posenet_port.inference.decode import Pose
 from posenet_port.inference.draw import draw_poses
 from posenet_port.inference.estimator import DecodeOptions, PoseEstimator, network_outputs
-from posenet_port.inference.preprocess import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, preprocess, read_bgr
+from posenet_port.inference.preprocess import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    ImageError,
+    folder_photos,
+    preprocess,
+    read_bgr,
+)
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+MIN_FPS, MAX_FPS, DEFAULT_FPS = 1.0, 1000.0, 30.0
+
+
+def is_photo(path: Path) -> bool:
+    """A still image (by its name or its header), which a video reader must not be handed."""
+    from PIL import Image, UnidentifiedImageError
+
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) == 1 and image.format not in ("GIF", "MPO")
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
 
 
 class SourceError(PosenetPortError):
@@ -57,8 +80,11 @@ class FrameSource(Protocol):
 class CaptureSource:
     """A camera (`int`) or a video file (`Path`) through cv2.VideoCapture."""
 
-    def __init__(self, device: int | Path) -> None:
+    def __init__(self, device: int | Path, max_pixels: int = MAX_PIXELS) -> None:
         self.device = device
+        if not isinstance(device, int) and is_photo(device):
+            # OpenCV would open it as a one-frame "video", decoding it whole before any size check.
+            raise SourceError(f"{device}: is a photo, not a video; use `estimate` or --images for photos")
         self.capture = cv2.VideoCapture(device if isinstance(device, int) else opencv_video_path(device))
         if not self.capture.isOpened():
             if isinstance(device, int):
@@ -67,7 +93,14 @@ class CaptureSource:
                     "or --video FILE / --images DIR"
                 )
             raise SourceError(f"{device}: cannot read this video (missing, empty or a codec OpenCV lacks)")
-        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 30.0
+        width, height = (int(self.capture.get(p)) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > max_pixels:
+            self.capture.release()
+            raise SourceError(f"{device}: frames of {width}x{height} are over the limit of {max_pixels:,} pixels; "
+                              "raise it with --max-pixels if this video is meant")
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        # A container can state any rate (0, 1e-9, NaN): outside what cameras and videos use it is taken as 30.
+        self.fps = fps if MIN_FPS <= fps <= MAX_FPS else DEFAULT_FPS
         self.is_camera = isinstance(device, int)
 
     def frames(self) -> Iterator[Frame]:
@@ -95,7 +128,7 @@ class ImageFolderSource:
         self.max_pixels = max_pixels
         if not directory.is_dir():
             raise SourceError(f"{directory}: not a folder of photos")
-        self.paths = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.paths = folder_photos(directory)
         if not self.paths:
             raise SourceError(f"{directory}: no photos ({', '.join(IMAGE_SUFFIXES)}) in this folder")
 

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from posenet_port.errors import ConfigError
 from posenet_port.model.keypoints import NUM_EDGES, NUM_KEYPOINTS
 
@@ -149,6 +151,9 @@ def snap_input_size(size: int, output_stride: int) -> int:
 
 def check_input_size(size: int, output_stride: int) -> int:
     """Return `size` if valid, else raise a ConfigError that names the nearest valid sizes."""
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise ConfigError(f"input size {size!r} is not a whole number: use k * {output_stride} + 1, e.g. 257")
+    size = int(size)
     if size > MAX_INPUT_SIZE:
         raise ConfigError(f"input size {size} is larger than PoseNet is run at here; use at most {MAX_INPUT_SIZE}")
     if is_valid_input_size(size, output_stride):

@@ -6,7 +6,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from posenet_port._util.fileio import atomic_path, check_regular_file, write_bytes_atomic
+from posenet_port._util.fileio import atomic_path, read_bounded, write_bytes_atomic
 from posenet_port.errors import ModelFileError, OutputError, first_line
 from posenet_port.model.tf_graph import PosenetModel
 from posenet_port.model.weights import PosenetWeights
@@ -51,14 +51,9 @@ def read_graph_def(path: str | Path) -> tf.compat.v1.GraphDef:
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        check_regular_file(path, ModelFileError, "frozen graph")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a frozen graph .pb file") from None
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a directory, expected a frozen graph .pb file")
+    data = read_bounded(path, ModelFileError, "frozen graph")
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(data)

@@ -10,7 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
-from posenet_port.inference.preprocess import IMAGE_SUFFIXES, ImageError, load_image, preprocess
+from posenet_port.inference.preprocess import IMAGE_SUFFIXES, ImageError, folder_photos, load_image, preprocess
+
+# Every photo is calibrated in several views; beyond this many, more photos cost memory and time, not accuracy
+# (the tuning set has 14).
+MAX_CALIBRATION_PHOTOS = 64
 
 
 def augmented_views(rgb: np.ndarray) -> list[np.ndarray]:
@@ -39,12 +43,14 @@ def calibration_photos(directory: str | Path | None) -> list[np.ndarray]:
     if not directory.is_dir():
         raise ImageError(f"{directory}: calibration images must be a folder of photos")
     photos = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            try:
-                photos.append(load_image(path))
-            except ImageError:
-                continue
+    for path in folder_photos(directory):  # read one by one, and no more than calibration needs
+        if len(photos) == MAX_CALIBRATION_PHOTOS:
+            print(f"calibration: the first {MAX_CALIBRATION_PHOTOS} readable photos of {directory} are used")
+            break
+        try:
+            photos.append(load_image(path))
+        except ImageError:
+            continue
     if not photos:
         raise ImageError(f"{directory}: no readable images ({', '.join(IMAGE_SUFFIXES)}) for int8 calibration")
     return photos

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from posenet_port._util.fileio import exclusive_folder
+from posenet_port._util.fileio import exclusive_folder, same_file
 from posenet_port.errors import ConfigError, PosenetPortError
-from posenet_port.formats.artifacts import MANIFEST_NAME, Artifact, ManifestEntry, write_manifest
+from posenet_port.formats.artifacts import MANIFEST_NAME, Artifact, ManifestEntry, is_build_folder, write_manifest
 from posenet_port.formats.base import ExportSource, Format, Recipe
 from posenet_port.formats.registry import FORMATS, export_formats
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, check_input_size
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE, ModelSpec
-from posenet_port.model.weights import PosenetWeights, load_weights
+from posenet_port.model.weights import SHIPPED_WEIGHTS, PosenetWeights, load_weights
 from posenet_port.pipeline.calibration import Calibration, calibration_photos
 from posenet_port.pipeline.progress import StepTimer
 
@@ -83,11 +83,27 @@ def plan_steps(options: RebuildOptions) -> int:
 def rebuild(options: RebuildOptions, timer: StepTimer | None = None) -> list[ManifestEntry]:
     """Everything `make rebuild` writes. Bad settings fail before any long work; the manifest is written last."""
     options.validate()
+    _check_out_apart_from_inputs(options)
     calibration = Calibration(calibration_photos(options.calibration_images) if options.recipes() else [])
     timer = timer or StepTimer(total=plan_steps(options))
     # One rebuild per folder: two would replace each other's files under a manifest that vouches for one of them.
     with exclusive_folder(Path(options.out_dir), "rebuild"):
         return _rebuild(options, calibration, timer)
+
+
+def _check_out_apart_from_inputs(options: RebuildOptions) -> None:
+    """Refuse, before anything is written or removed, an --out folder that holds an input (the weights, the
+    calibration photos) or a manifest.json that rebuild did not write (a tfjs-models checkpoint's)."""
+    out = Path(options.out_dir)
+    weights = Path(options.weights) if options.weights is not None else SHIPPED_WEIGHTS.directory
+    inputs = {"--weights": weights if weights.is_dir() else weights.parent,
+              "--calibration-images": options.calibration_images}
+    for flag, folder in inputs.items():
+        if folder is not None and out.exists() and same_file(out, folder):
+            raise ConfigError(f"--out {out} is the {flag} folder: rebuild would write over its files; choose another --out")
+    if (out / MANIFEST_NAME).exists() and not is_build_folder(out):
+        raise ConfigError(f"{out / MANIFEST_NAME} is not a manifest rebuild wrote (a tfjs-models checkpoint's?): "
+                          "rebuild would replace it; choose another --out")
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,7 @@ class _Network:
 def _rebuild(options: RebuildOptions, calibration: Calibration, timer: StepTimer) -> list[ManifestEntry]:
     out = Path(options.out_dir)
     (out / MANIFEST_NAME).unlink(missing_ok=True)  # an old manifest would vouch for files this run replaces
+    # (_check_out_apart_from_inputs made sure it is one rebuild wrote, not a user's)
     with timer.step(f"loading weights from {options.weights or 'the shipped weights (sha256 verified)'}"):
         weights = load_weights(options.weights, allow_non_finite=options.allow_non_finite)
         spec = ModelSpec(weights.multiplier, options.output_stride)

@@ -10,7 +10,13 @@ files. Nothing outside those folders is served, symlinks included; only requests
 from __future__ import annotations
 
 import errno
+import io
 import json
+import os
+import shutil
+import stat
+import sys
+import threading
 from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from posenet_port._util.nodejs import node_modules_dir
 from posenet_port.errors import PosenetPortError
-from posenet_port.formats.artifacts import spec_from_manifest
+from posenet_port.formats.artifacts import manifest_specs
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -47,10 +53,12 @@ def tfjs_models(build_dir: Path) -> list[str]:
 def model_index(build_dir: Path) -> list[dict]:
     """What the page may load: each tfjs model with the posenet.load settings its manifest spec records.
 
-    A model no manifest lists gets `"spec": null`; the page refuses it rather than guess its stride."""
+    A model no manifest lists gets `"spec": null`; the page refuses it rather than guess its stride. The manifest
+    is read once (and only up to its size limit), whatever the number of models."""
+    specs = manifest_specs(build_dir)
     index = []
     for name in tfjs_models(build_dir):
-        spec = spec_from_manifest(build_dir / name / "model.json")
+        spec = specs.get((build_dir / name / "model.json").resolve())
         settings = None if spec is None else {
             "architecture": "MobileNetV1", "multiplier": spec.multiplier, "outputStride": spec.output_stride,
             "inputResolution": spec.input_size or DEFAULT_INPUT_SIZE}
@@ -60,10 +68,12 @@ def model_index(build_dir: Path) -> list[dict]:
 
 MAX_URL_LENGTH = 2048
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MAX_CONNECTIONS = 64  # threads serving at once; more connections are closed at once, not queued in memory
+CHUNK_BYTES = 64 * 1024  # files are streamed: a client that stops reading holds one chunk, not the whole shard
 
 
 class PageHandler(BaseHTTPRequestHandler):
-    timeout = 10  # seconds an idle connection may hold a thread
+    timeout = 10  # seconds an idle or stalled connection may hold a thread (reading the request or the response)
 
     def __init__(self, *args, build_dir: Path, modules: Path, **kwargs) -> None:
         self.build_dir, self.modules = build_dir, modules
@@ -82,8 +92,8 @@ class PageHandler(BaseHTTPRequestHandler):
         if found is not None:
             self._send(*found, body=False)
 
-    def _route(self) -> tuple[bytes, str] | None:
-        """(content, suffix) for the request, or None once an error was sent."""
+    def _route(self) -> tuple[bytes | Path, str] | None:
+        """(content or the file to stream, suffix) for the request, or None once an error was sent."""
         if len(self.path) > MAX_URL_LENGTH:
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
             return None
@@ -92,6 +102,9 @@ class PageHandler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "only localhost names are served")
             return None
         parts = [unquote(p) for p in urlparse(self.path).path.split("/") if p]
+        if any("\x00" in part for part in parts):
+            self.send_error(HTTPStatus.BAD_REQUEST, "a null byte in the path")
+            return None
         if not parts:
             return self._file(WEB_DIR, WEB_DIR / "index.html")
         if parts[0] == "vendor" and len(parts) == 2 and parts[1] in VENDOR_FILES:
@@ -107,37 +120,68 @@ class PageHandler(BaseHTTPRequestHandler):
         self.send_error(HTTPStatus.NOT_FOUND)
         return None
 
-    def _file(self, root: Path, path: Path) -> tuple[bytes, str] | None:
-        """The file's bytes if its real path (symlinks followed) stays inside `root`."""
+    def _file(self, root: Path, path: Path) -> tuple[Path, str] | None:
+        """The file, if its real path (symlinks followed) stays inside `root` and it is a regular file."""
         try:
             real = path.resolve()
-            if real.is_relative_to(root.resolve()) and real.is_file():
-                return real.read_bytes(), path.suffix
+            if real.is_relative_to(root.resolve()) and stat.S_ISREG(real.stat().st_mode):
+                return real, path.suffix
         except OSError:
             pass  # a name too long, a loop of links, a file that went away: all just not found
         self.send_error(HTTPStatus.NOT_FOUND)
         return None
 
-    def _send(self, data: bytes, suffix: str, body: bool = True) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/octet-stream"))
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
+    def _send(self, content: bytes | Path, suffix: str, body: bool = True) -> None:
+        try:
+            source = open(content, "rb") if isinstance(content, Path) else io.BytesIO(content)  # noqa: SIM115
+        except OSError:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        with source:
+            size = os.fstat(source.fileno()).st_size if isinstance(content, Path) else len(content)
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", CONTENT_TYPES.get(suffix, "application/octet-stream"))
+            self.send_header("Content-Length", str(size))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if body:
+                shutil.copyfileobj(source, self.wfile, CHUNK_BYTES)
 
 
 def _host_name(header: str | None) -> str:
     """The Host header without its port: 'localhost:8000' -> 'localhost', '[::1]:8000' -> '[::1]'."""
-    header = header or ""
+    header = (header or "").lower()  # host names are case-insensitive
     if header.startswith("["):
         return header.split("]", 1)[0] + "]"
     return header.rsplit(":", 1)[0]
 
 
 class PageServer(ThreadingHTTPServer):
+    """At most MAX_CONNECTIONS threads; a client that goes away mid-response is not an error worth a traceback."""
+
     request_queue_size = 128  # a page load opens a burst of connections; 5 (the default) drops some of them
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: closed now rather than holding memory and a thread
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            print(f"error: serving {client_address[0]}: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def make_server(build_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:

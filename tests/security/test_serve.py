@@ -116,3 +116,55 @@ def test_the_index_gives_each_model_the_settings_its_manifest_spec_records(tmp_p
         {"name": "foreign", "spec": None},  # the page refuses it: its stride would be a guess
         {"name": "stride8", "spec": {"architecture": "MobileNetV1", "multiplier": 0.75, "outputStride": 8,
                                      "inputResolution": 257}}]
+
+
+def test_a_null_byte_in_the_path_is_a_bad_request_and_the_server_lives_on(server):
+    assert request(server, "/models/model/%00")[0] == 400
+    assert request(server, "/%00/index.json")[0] == 400
+    assert request(server, "/models/index.json")[0] == 200
+
+
+def test_host_names_are_case_insensitive(server):
+    assert request(server, "/models/index.json", host="LOCALHOST:8000")[0] == 200
+    assert request(server, "/models/index.json", host="Evil.example")[0] == 421
+
+
+def test_a_huge_manifest_is_not_read(tmp_path):
+    build = tmp_path / "build"
+    (build / "model").mkdir(parents=True)
+    (build / "model" / "model.json").write_text("{}")
+    with open(build / MANIFEST_NAME, "wb") as handle:
+        handle.truncate(200 << 20)  # 200 MB that take no disk
+    start = time.perf_counter()
+    assert model_index(build) == [{"name": "model", "spec": None}]
+    assert time.perf_counter() - start < 2
+
+
+def test_connections_and_threads_are_capped_and_stalled_clients_let_go(server):
+    from posenet_port.web.server import MAX_CONNECTIONS
+
+    before = threading.active_count()
+    idle = [socket.create_connection(server.server_address, timeout=10) for _ in range(MAX_CONNECTIONS + 60)]
+    time.sleep(1)
+    held = threading.active_count() - before
+    print(f"{len(idle)} idle connections hold {held} server threads (cap {MAX_CONNECTIONS})")
+    assert held <= MAX_CONNECTIONS
+    for sock in idle:
+        sock.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and threading.active_count() - before > 0:
+        time.sleep(0.2)
+    assert request(server, "/models/index.json")[0] == 200
+
+
+def test_clients_that_go_away_mid_response_leave_no_traceback(server, capfd):
+    shard = server.RequestHandlerClass.keywords["build_dir"] / "model" / "shard.bin"
+    shard.write_bytes(b"\0" * (8 << 20))
+    for _ in range(20):
+        sock = socket.create_connection(server.server_address, timeout=10)
+        sock.sendall(b"GET /models/model/shard.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.recv(1024)
+        sock.close()
+    time.sleep(1)
+    assert request(server, "/models/index.json")[0] == 200
+    assert "Traceback" not in capfd.readouterr().err

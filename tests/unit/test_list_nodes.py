@@ -188,7 +188,7 @@ def write_no_heads_graph(path: Path) -> Path:
         (lambda d: d / "missing.pb", "missing.pb: no such file or directory"),
         (lambda d: (d / "random.onnx", (d / "random.onnx").write_bytes(np.random.default_rng(2).bytes(4096)))[0],
          "random.onnx: not an ONNX model"),
-        (lambda d: (d / "model.xml", (d / "model.xml").write_text("<net/>"))[0], "model.bin: cannot read the OpenVINO IR"),
+        (lambda d: (d / "model.xml", (d / "model.xml").write_text("<net/>"))[0], "model.bin: no such OpenVINO weights (.bin)"),
     ],
     ids=["empty", "random", "text", "no-heads", "missing", "random-onnx", "ir-without-weights"],
 )

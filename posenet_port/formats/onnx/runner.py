@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posenet_port._util.fileio import read_bounded
 from posenet_port.errors import ModelFileError
 from posenet_port.formats.onnx.ops import check_onnx_model
 from posenet_port.formats.runner import Runner, check_outputs, output_role
@@ -44,10 +45,7 @@ class OnnxRunner(Runner):
 
 def read_checked_model(path: Path):
     """The model file's bytes and its parsed ModelProto, once `check_onnx_model` found only PoseNet arithmetic."""
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise ModelFileError(f"{path}: cannot read the ONNX model ({error.strerror})") from None
+    content = read_bounded(path, ModelFileError, "ONNX model")
     return content, check_onnx_model(content, path)
 
 

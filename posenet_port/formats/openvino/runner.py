@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posenet_port._util.fileio import read_bounded
 from posenet_port.errors import ModelFileError
 from posenet_port.formats.openvino.ops import check_openvino_ops
 from posenet_port.formats.runner import Runner, check_outputs, output_role
@@ -43,10 +44,10 @@ def read_checked_model(path: Path, core):
     """The IR (`.xml` and the `.bin` beside it) as an `openvino.Model`, once its ops were found allowed."""
     import openvino as ov
 
+    xml = read_bounded(path, ModelFileError, "OpenVINO IR")
+    weights = read_bounded(path.with_suffix(".bin"), ModelFileError, "OpenVINO weights (.bin)")
     try:
-        model = core.read_model(path.read_bytes(), ov.Tensor(np.fromfile(path.with_suffix(".bin"), np.uint8)))
-    except OSError as error:
-        raise ModelFileError(f"{error.filename}: cannot read the OpenVINO IR ({error.strerror})") from None
+        model = core.read_model(xml, ov.Tensor(np.frombuffer(weights, np.uint8)))
     except RuntimeError as error:
         raise ModelFileError(f"{path}: OpenVINO cannot read it ({str(error).strip()[:200]})") from None
     check_openvino_ops(((op.get_type_name(), op.get_friendly_name()) for op in model.get_ordered_ops()), path)

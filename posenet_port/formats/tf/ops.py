@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from posenet_port._util.fileio import MAX_MODEL_FILE_BYTES, check_regular_file, read_bounded
 from posenet_port.errors import ModelFileError, first_line
 from posenet_port.formats.safety import UnsafeModelError, refuse_unknown_ops
 
@@ -70,10 +71,11 @@ def check_saved_model(directory: Path) -> None:
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
+    _check_saved_model_files(directory)
     saved_model = saved_model_pb2.SavedModel()
     try:
-        saved_model.ParseFromString((directory / "saved_model.pb").read_bytes())
-    except (DecodeError, OSError, RuntimeWarning, ValueError) as error:
+        saved_model.ParseFromString(read_bounded(directory / "saved_model.pb", ModelFileError, "SavedModel graph"))
+    except (DecodeError, RuntimeWarning, ValueError) as error:
         raise ModelFileError(f"{directory}: not a readable SavedModel ({error})") from None
     for meta_graph in saved_model.meta_graphs:
         graph = meta_graph.graph_def
@@ -91,6 +93,20 @@ def check_saved_model(directory: Path) -> None:
             allowed = plumbing | _CHECKPOINT_OPS if saver_side else plumbing
             for node in function.node_def:
                 _check_node(node, functions, checkpoint_functions, allowed, directory, allowed_calls=saver_side)
+
+
+def _check_saved_model_files(directory: Path) -> None:
+    """Every file TensorFlow could open in the folder is a regular file, and together they are no larger than a
+    PoseNet model: a FIFO or a link to /dev/zero as `variables.data-*` would hang or fill memory in TF's reader."""
+    total = 0
+    for path in sorted(directory.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        check_regular_file(path, ModelFileError, "SavedModel file")
+        total += path.stat().st_size
+    if total > MAX_MODEL_FILE_BYTES:
+        raise ModelFileError(f"{directory}: SavedModel of {total:,} bytes is larger than any PoseNet model "
+                             f"({MAX_MODEL_FILE_BYTES:,} bytes at most)")
 
 
 def load_saved_model(directory: Path):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from posenet_port._util.fileio import read_bounded
 from posenet_port.errors import ModelFileError
 from posenet_port.formats.runner import Runner, check_outputs
 from posenet_port.formats.tflite.ops import check_tflite_ops
@@ -42,7 +43,7 @@ class LiteRTRunner(Runner):
         try:
             # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
             # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made.
-            content = self._content = self.path.read_bytes()  # kept: the interpreter reads from this buffer
+            content = self._content = read_bounded(self.path, ModelFileError, "TFLite model")  # kept: the interpreter reads it
             listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
             check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
             self.interpreter = interpreter_class()(model_content=content, num_threads=threads)

@@ -77,6 +77,9 @@ def _resolve_json(path: Path) -> Path:
         raise WeightsError(f"{path}: no such file or directory")
     if path.is_file():
         return path
+    if not path.is_dir():
+        raise WeightsError(f"{path}: not a regular file or a folder (a device or a FIFO); give the weights' json file "
+                           "or its folder")
     if (path / "manifest.json").is_file():
         return path / "manifest.json"
     candidates = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from posenet_port._util.fileio import check_regular_file, parse_json_bounded
+from posenet_port._util.fileio import check_regular_file, parse_json_bounded, read_bounded
 from posenet_port.errors import WeightsError
 
 MAX_JSON_BYTES = 64 << 20
@@ -38,14 +38,11 @@ def file_inside(directory: Path, relative: Any, origin: Path) -> Path:
 
 
 def read_file(path: Path, origin: Path, what: str) -> bytes:
-    if path.exists():
-        check_regular_file(path, WeightsError, what)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: {what} named in {origin.name} is missing") from None
-    except OSError as error:
-        raise WeightsError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    """A file a model json names, refused before it is read if it is missing, not a regular file or larger than
+    any PoseNet weights."""
+    if not path.exists() and not path.is_symlink():
+        raise WeightsError(f"{path}: {what} named in {origin.name} is missing")
+    return read_bounded(path, WeightsError, what, MAX_TENSOR_BYTES)
 
 
 def parse_shape(shape: Any, origin: Path, name: str) -> list[int]:
