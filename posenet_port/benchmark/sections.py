@@ -187,14 +187,13 @@ FASTEST_INT8 = "int8-gptq"  # the int8 recipe the notes compare; int8 runs as fa
 
 def _build_artifacts(build_dir: Path) -> dict[str, dict]:
     """The manifest's entries by name, each with its absolute path."""
-    from posenet_port._util.fileio import parse_json_bounded
     from posenet_port.errors import ModelFileError
-    from posenet_port.formats.artifacts import MANIFEST_NAME
+    from posenet_port.formats.artifacts import MANIFEST_NAME, read_manifest
 
     manifest = build_dir / MANIFEST_NAME
     if not manifest.is_file():
         raise ModelFileError(f"{manifest} is missing: run `make rebuild` (or python -m posenet_port.rebuild) first")
-    entries = parse_json_bounded(manifest.read_bytes(), manifest, ModelFileError)["artifacts"]
+    entries = read_manifest(build_dir, ModelFileError)["artifacts"]
     return {a["name"]: {**a, "path": build_dir / a["path"]} for a in entries}
 
 

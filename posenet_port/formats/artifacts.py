@@ -5,7 +5,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from posenet_port._util.fileio import parse_json_bounded, read_bounded, write_bytes_atomic
 from posenet_port.errors import PosenetPortError
@@ -86,13 +86,18 @@ def write_manifest(root: Path, entries: list[ManifestEntry], source: dict) -> Pa
 MAX_MANIFEST_BYTES = 16 << 20  # a manifest lists a few dozen models; a larger one vouches for nothing
 
 
+def read_manifest(folder: Path, error_type: type[Exception] = ValueError) -> Any:
+    """The parsed manifest.json of `folder`, read as a bounded regular file; `error_type` for one that cannot be."""
+    manifest = Path(folder) / MANIFEST_NAME
+    return parse_json_bounded(read_bounded(manifest, error_type, "manifest", MAX_MANIFEST_BYTES), str(manifest),
+                              error_type)
+
+
 def is_build_folder(folder: Path) -> bool:
     """A folder `rebuild` wrote: its manifest.json lists artifacts (a tfjs-models checkpoint's manifest.json maps
     variable names to files instead)."""
-    manifest = Path(folder) / MANIFEST_NAME
     try:
-        document = parse_json_bounded(read_bounded(manifest, ValueError, "manifest", MAX_MANIFEST_BYTES), str(manifest),
-                                      ValueError)
+        document = read_manifest(folder)
     except (OSError, ValueError):
         return False
     return isinstance(document, dict) and isinstance(document.get("artifacts"), list) and "source" in document
@@ -105,8 +110,7 @@ def manifest_specs(folder: Path) -> dict[Path, ModelSpec]:
     if not manifest.is_file():
         return {}
     try:
-        document = parse_json_bounded(read_bounded(manifest, ValueError, "manifest", MAX_MANIFEST_BYTES), str(manifest),
-                                      ValueError)
+        document = read_manifest(folder)
         return {(Path(folder) / entry["path"]).resolve(): ModelSpec.from_dict(entry["spec"], manifest)
                 for entry in document.get("artifacts", []) if entry.get("spec")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, PosenetPortError):

@@ -17,7 +17,7 @@ from posenet_port._util.fileio import parse_json_bounded, write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
 from posenet_port._util.timing import FRAME_INTERVAL_S
 from posenet_port.errors import ModelFileError
-from posenet_port.formats.artifacts import MANIFEST_NAME
+from posenet_port.formats.artifacts import MANIFEST_NAME, read_manifest
 from posenet_port.formats.registry import FORMATS
 from posenet_port.formats.runner import median_ms
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE, ModelSpec
@@ -78,7 +78,7 @@ def _checked_models(build_dir: Path, input_size: int | None) -> dict[str, dict]:
     if not manifest.is_file():
         return {}
     try:
-        artifacts = parse_json_bounded(manifest.read_bytes(), manifest, ValueError).get("artifacts", [])
+        artifacts = read_manifest(build_dir).get("artifacts", [])
         return {a["name"]: a for a in artifacts
                 if a.get("check", {}).get("status") == "PASS" and a.get("spec")
                 and a["format"] in FORMATS and FORMATS[a["format"]].in_process
