@@ -20,10 +20,17 @@ test: $(PY_READY) $(NODE_READY) $(CHROMIUM) $(QEMU) lint
 lint: $(PY_READY)
 	$(PY) -m ruff check .
 
-# The long fuzzing campaign over every reader of outside files, written to FUZZING.md.
+# The fuzzing campaign over every reader of outside files, written to FUZZING.md: each atheris harness for
+# FUZZ_SECONDS, the random-mutation fuzzer for FUZZ_CASES per reader on fresh seeds, the server load test.
+# Findings are kept in tests/data/fuzz-regressions, which `make test` replays. atheris: requirements-fuzz.txt.
+FUZZ_SECONDS ?= 180
 FUZZ_CASES ?= 2000
-fuzz: $(PY_READY)
-	$(PY) tests/helpers/fuzzing.py --cases $(FUZZ_CASES)
+fuzz: $(PY_READY) $(VENV)/.fuzz-installed
+	$(PY) tests/fuzz/campaign.py --seconds $(FUZZ_SECONDS) --cases $(FUZZ_CASES)
+
+$(VENV)/.fuzz-installed: requirements-fuzz.txt $(PY_READY)
+	$(PY) -m pip install -r requirements-fuzz.txt
+	touch $@
 
 # docs/cli.md from the commands' parsers (a test fails when it is stale).
 docs: $(PY_READY)

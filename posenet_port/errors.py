@@ -1,10 +1,12 @@
-"""The project's own error types: every failure a user can cause ends in one of these; and Ctrl-C, remembered."""
+"""The project's own error types: every failure a user can cause ends in one of these; and stop signals, remembered."""
 from __future__ import annotations
 
 import signal
 import sys
 import threading
-from typing import NoReturn
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 
 class PosenetPortError(Exception):
@@ -37,6 +39,22 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
+@contextmanager
+def reading(path: str | Path, what: str, error_type: type[PosenetPortError]) -> Iterator[None]:
+    """The one door for a reader's failures on a file from outside: whatever a native library (LiteRT, ONNX
+    Runtime, OpenVINO, TensorFlow's parsers, OpenCV) or arithmetic on numbers read from the file raises becomes
+    `error_type` naming the file, so the next kind of damage a fuzzer finds is already one clean line. Our own
+    errors and Ctrl-C pass through unchanged; the library's error stays chained for `--verbose` readers."""
+    try:
+        yield
+    except (PosenetPortError, KeyboardInterrupt):
+        raise
+    except MemoryError:
+        raise error_type(f"{path}: {what}: it asks for more memory than this machine has") from None
+    except Exception as error:  # noqa: BLE001 - native readers raise anything (UnicodeDecodeError, map::at, ...)
+        raise error_type(f"{path}: {what} ({type(error).__name__}: {first_line(error)})") from error
+
+
 def raised_by_interrupt(error: BaseException) -> bool:
     """Whether a library wrapped a Ctrl-C in its own error (converters catch everything and re-raise)."""
     seen = set()
@@ -49,19 +67,36 @@ def raised_by_interrupt(error: BaseException) -> bool:
 
 
 _interrupted = threading.Event()
+_received: list[int] = []  # the stop signals received, in order
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORCE_AFTER = 3  # the third stop signal ends the process at once, as if there were no handler
 
 
 def handle_interrupts() -> None:
-    """For the CLIs (main thread): Ctrl-C raises KeyboardInterrupt as usual and is remembered, so that
-    `check_interrupted` raises it again if a library swallowed it; Python's "Exception ignored" report of the
-    swallowed one (a traceback) is left out."""
-    signal.signal(signal.SIGINT, _on_interrupt)
+    """For the CLIs (main thread). Ctrl-C, SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) all
+    stop a command the same way: the first raises KeyboardInterrupt, so every `finally` discards its temporary
+    output and the demo keeps what it recorded; the second is only remembered, so that clean-up is never cut
+    short halfway (a temp folder left, a recording lost); the third ends the process at once. The signal is
+    remembered too, so `check_interrupted` raises it again if a library swallowed it. Python's "Exception ignored"
+    report of a swallowed one (a traceback) is left out."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, _on_stop_signal)
     sys.unraisablehook = _report_unraisable
 
 
-def _on_interrupt(signum: int, frame: object) -> NoReturn:
+def _on_stop_signal(signum: int, frame: object) -> None:
     _interrupted.set()
-    raise KeyboardInterrupt
+    _received.append(signum)
+    if len(_received) >= FORCE_AFTER:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+    if len(_received) == 1:
+        raise KeyboardInterrupt
+
+
+def stop_signal() -> signal.Signals:
+    """The signal that stopped the command (Ctrl-C when none was recorded: a KeyboardInterrupt of Python's own)."""
+    return signal.Signals(_received[0] if _received else signal.SIGINT)
 
 
 def _report_unraisable(unraisable) -> None:
@@ -69,9 +104,15 @@ def _report_unraisable(unraisable) -> None:
         sys.__unraisablehook__(unraisable)
 
 
-def interrupt_handled() -> None:
-    """A command that ends on Ctrl-C by design (the demo keeps what it recorded) has answered it."""
+def finishing() -> None:
+    """The command's outputs are complete (the demo ended, by a signal or not; rebuild's models passed): from here
+    it only publishes and reports, in milliseconds. A stop signal that came is answered, and later ones are
+    ignored, so that none can cut the publishing short or make a finished run report itself interrupted. Only
+    where the CLI's handler is installed: a library caller's own handlers stay as they are."""
     _interrupted.clear()
+    if signal.getsignal(signal.SIGINT) is _on_stop_signal and threading.current_thread() is threading.main_thread():
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
 
 
 def check_interrupted() -> None:

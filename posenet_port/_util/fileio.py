@@ -161,6 +161,19 @@ def check_regular_file(path: Path, error_type: type[Exception], what: str = "fil
         raise error_type(f"{path}: {what} is {kind}")
 
 
+SPARSE_FROM_BYTES = 64 << 20
+
+
+def check_not_sparse(path: Path, error_type: type[Exception], what: str = "file") -> None:
+    """A large file with most of its length unallocated (holes: an unfinished download, or made to be read for
+    ever) is refused: readers that stream, like FFmpeg's, would scan gigabytes of nothing."""
+    status = path.stat()
+    on_disk = status.st_blocks * 512
+    if status.st_size > SPARSE_FROM_BYTES and on_disk < status.st_size // 2:
+        raise error_type(f"{path}: {what} claims {human_size(status.st_size)} but only {human_size(on_disk)} are on "
+                         "disk (a sparse file: an unfinished download?)")
+
+
 # No PoseNet model file comes near this (MobileNetV1 1.00 in float32 is 13 MB): a larger one is not read at all.
 MAX_MODEL_FILE_BYTES = 256 << 20
 
@@ -173,7 +186,7 @@ def read_bounded(path: Path, error_type: type[Exception], what: str = "file",
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise error_type(f"{path}: {what} of {size:,} bytes is larger than any PoseNet model file "
+            raise error_type(f"{path}: {what} of {size:,} bytes is larger than this tool reads "
                              f"({max_bytes:,} bytes at most)")
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)  # a file that grows while it is read stops here

@@ -4,21 +4,26 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import threading
 from typing import Callable, Sequence
 
 from posenet_port.cli.quiet import VERBOSE_FLAG, native_noise_filtered, verbose_requested
-from posenet_port.errors import PosenetPortError, check_interrupted, handle_interrupts
+from posenet_port.errors import (
+    PosenetPortError,
+    check_interrupted,
+    finishing,
+    handle_interrupts,
+    stop_signal,
+)
 from posenet_port.formats.registry import FORMATS
 from posenet_port.inference.decode import DEFAULT_DECODE, DecodeOptions
 from posenet_port.inference.preprocess import MAX_PIXELS
 from posenet_port.model.architecture import MAX_INPUT_SIZE
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 
+EXIT_REFUSED = 1  # the batch ran, but some of its photos were refused (each said why on stderr)
 EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
@@ -49,16 +54,14 @@ def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     try:
         status = main(argv)
         check_interrupted()
-        # Done, outputs complete: a Ctrl-C while TensorFlow tears down (seconds, after the last line) would only
-        # turn this success into a silent death by SIGINT.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         return status
     except PosenetPortError as error:
         print(f"error: {printable(error)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("interrupted: no partial artifact was left under its final name", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        stopped_by = stop_signal()
+        print(f"interrupted ({stopped_by.name}): no partial artifact was left under its final name", file=sys.stderr)
+        return 128 + stopped_by  # what a shell reports for a command a signal ended
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly; Python's own flush at exit must not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -67,6 +70,30 @@ def _run_cli(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         where = f"{error.filename}: " if error.filename else ""
         print(f"error: {where}{error.strerror or error}; nothing was written under its final name", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        # However it ended, what it wrote is settled and reported. Python puts its signal handlers back to the
+        # default as it exits, so a late Ctrl-C (TensorFlow tears down for seconds after the last line) would
+        # end the process by the signal instead of the status just reported.
+        finishing()
+
+
+def add_strict_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first photo that cannot be read (default: say which and why on stderr, go "
+                        "on with the others, and exit with status 1 at the end)")
+
+
+def report_refused(error: PosenetPortError) -> None:
+    """One line on stderr for a photo a batch goes on without."""
+    print(f"refused: {printable(error)}", file=sys.stderr, flush=True)
+
+
+def refused_summary(refused: int, total: int) -> int:
+    """The exit status of a batch, with a last line when photos were refused."""
+    if not refused:
+        return 0
+    print(f"{refused} of {total} photos refused (listed above); the others got their poses", file=sys.stderr)
+    return EXIT_REFUSED
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:

@@ -12,11 +12,14 @@ from posenet_port._util.machine import keep_freed_memory
 from posenet_port._util.resources import default_build_dir
 from posenet_port.cli.common import (
     add_pose_arguments,
+    add_strict_argument,
     add_verbose_argument,
     decode_options,
     int_in,
     model_files_help,
     printable,
+    refused_summary,
+    report_refused,
     run_cli,
 )
 from posenet_port.errors import OutputError
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
     parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
     parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
+    add_strict_argument(parser)
     add_verbose_argument(parser)
     return parser
 
@@ -73,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     if args.images is not None:
-        source = ImageFolderSource(args.images, args.max_pixels)
+        source = ImageFolderSource(args.images, args.max_pixels, args.strict, report_refused)
     else:
         source = CaptureSource(args.video if args.video is not None else (args.camera or 0), args.max_pixels)
     model = args.model
@@ -98,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in (args.output, args.dump):
         if path is not None:
             print(f"wrote {printable(path)}")
-    return 0
+    return refused_summary(len(source.refused), len(source.paths)) if args.images is not None else 0
 
 
 if __name__ == "__main__":

@@ -5,15 +5,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from posenet_port._util.fileio import same_file, unique_name
 from posenet_port.cli.common import (
     add_pose_arguments,
+    add_strict_argument,
     add_verbose_argument,
     decode_options,
     model_files_help,
     printable,
+    refused_summary,
+    report_refused,
     run_cli,
 )
 from posenet_port.errors import check_interrupted
@@ -43,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object per photo")
     parser.add_argument("--draw", type=Path, metavar="DIR", help="write pose overlays (and with --heatmaps, figures) here")
     parser.add_argument("--heatmaps", action="store_true", help="with --draw: also write a heatmap / offset figure")
+    add_strict_argument(parser)
     add_verbose_argument(parser)
     return parser
 
@@ -51,14 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.heatmaps and args.draw is None:
         raise ImageError("--heatmaps writes figures into the --draw folder: give --draw DIR too")
-    for path in args.photos:  # every photo there and of a sane size before the model loads; decoded one at a time
-        check_image_file(path, args.max_pixels)
-    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch, engine=args.engine)
+    # Every photo's header is checked before the model loads (a typo fails in a second, not after the load);
+    # photos are decoded one at a time. A refused photo costs only itself unless --strict.
+    photos = [path for path in args.photos if _readable(args, path, check_image_file)]
+    refused = len(args.photos) - len(photos)
+    estimator = PoseEstimator(args.model, args.input_size, args.output_stride, args.stretch,
+                              engine=args.engine) if photos else None
     options = decode_options(args)
     taken: set[str] = set()
-    for path in args.photos:
+    for path in photos:
         check_interrupted()
-        rgb = load_image(path, args.max_pixels)
+        rgb = _readable(args, path, load_image)
+        if rgb is None:
+            refused += 1
+            continue
         outputs = estimator.infer(rgb)
         poses = estimator.decode(outputs, options)
         if args.json:
@@ -71,10 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  pose {index}: score {pose.score:.3f}, {confident}/17 keypoints >= {args.min_keypoint_score}")
         if args.draw is not None:
             _draw(args, _drawing_stem(args, path, taken), rgb, poses, outputs, estimator.output_stride)
-    return 0
+    return refused_summary(refused, len(args.photos))
+
+
+def _readable(args: argparse.Namespace, path: Path, read: Callable[[Path, int], T]) -> T | None:
+    """`read(path, max_pixels)`, or None for a photo it refuses (reported), or the error itself with --strict."""
+    try:
+        return read(path, args.max_pixels)
+    except ImageError as error:
+        if args.strict:
+            raise
+        report_refused(error)
+        return None
 
 
 DRAWINGS = ("poses", "heatmaps")
+T = TypeVar("T")
 
 
 def _drawing_stem(args: argparse.Namespace, photo: Path, taken: set[str]) -> str:

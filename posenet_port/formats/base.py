@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Protocol
 
+from posenet_port.errors import ModelFileError, reading
+from posenet_port.formats.probe import probe
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -69,7 +72,8 @@ class Format:
     `file_name` is where rebuild writes a recipe, relative to its folder, from `{stem}`, `{size}` and `{recipe}`;
     a `/` in it means the model is a folder of files (tfjs, OpenVINO). A fixed-input format is exported at one
     size; a folder model is known by its `folder_marker` file; a format that is not `in_process` runs in another process (tfjs in node), so it is neither timed beside
-    the others nor picked by the demo. `lists_unclaimed_files`: the lister that reads files no other claims."""
+    the others nor picked by the demo. `lists_unclaimed_files`: the lister that reads files no other claims.
+    `probe`: its reader is native code, so a file from outside is first read in a child process (probe.py)."""
 
     name: str
     title: str
@@ -84,6 +88,7 @@ class Format:
     fixed_input: bool = False
     in_process: bool = True
     lists_unclaimed_files: bool = False
+    probe: bool = False
 
     @property
     def bundle(self) -> bool:
@@ -97,8 +102,13 @@ class Format:
             raise ValueError(f"{self.title} models are read, not written, by posenet_port")
         return importlib.import_module(self.exporter).export(source, recipe, path)
 
-    def open(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> Runner:
-        return importlib.import_module(self.runner).open_runner(Path(path), threads, spec)
+    def open(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None, trusted: bool = False) -> Runner:
+        """A runner for the model file; one from outside (not `trusted`: rebuild's own, just checked) is first
+        read in a child process where its format's native reader can crash (`probe`)."""
+        if self.probe and not trusted:
+            probe(Path(path), self.name, self.title)
+        with reading(path, f"not a loadable {self.title} model", ModelFileError):
+            return importlib.import_module(self.runner).open_runner(Path(path), threads, spec)
 
 
 GPTQ = "placed on the grid by GPTQ, not rounded to nearest"

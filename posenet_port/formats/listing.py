@@ -14,7 +14,8 @@ from types import ModuleType
 from typing import Sequence
 
 from posenet_port._util.fileio import check_regular_file
-from posenet_port.errors import ModelFileError
+from posenet_port.errors import ModelFileError, reading
+from posenet_port.formats.probe import probe
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 
 HEAD_BYTES = 64  # enough for every format's magic number
@@ -97,7 +98,10 @@ def read_model(path: str | Path, probe_size: int = DEFAULT_INPUT_SIZE) -> ModelL
         raise ModelFileError(f"{path}: folder holds no model this tool reads "
                              f"({', '.join(fmt.title for fmt, _ in listers)})")
     fmt, lister = claimed[0]
-    listing = lister.read(path, probe_size)
+    if fmt.probe:
+        probe(path, fmt.name, fmt.title)
+    with reading(path, f"not a readable {fmt.title} model", ModelFileError):
+        listing = lister.read(path, probe_size)
     listing.format_name = fmt.name
     return listing
 

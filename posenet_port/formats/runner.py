@@ -6,12 +6,13 @@ A runner maps a preprocessed [1, H, W, 3] float32 batch to the raw outputs keyed
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from posenet_port._util.timing import time_calls
-from posenet_port.errors import ModelFileError
+from posenet_port.errors import ModelFileError, reading
 from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.spec import ModelSpec, canonical_output_name
 
@@ -19,14 +20,20 @@ Outputs = dict[str, np.ndarray]
 
 
 class Runner:
-    """The interface every format's runner has. `input_size` is the one size a fixed-input model takes, else
-    None; `milliseconds` holds the runtime's own timings of the last `run_many` where it reports them (tfjs in
-    node), else it stays empty."""
+    """The interface every format's runner has: a format implements `run`. `input_size` is the one size a
+    fixed-input model takes, else None; `source` names the model in errors; `milliseconds` holds the runtime's own
+    timings of the last `run_many` where it reports them (tfjs in node), else it stays empty."""
 
     input_size: int | None = None
+    source: str | Path = "model"
     milliseconds: list[float]
 
     def __call__(self, batch: np.ndarray) -> Outputs:
+        # A model that loaded can still fail in its runtime on a damaged node: one clean error naming it.
+        with reading(self.source, "the runtime failed to run this model", ModelFileError):
+            return self.run(batch)
+
+    def run(self, batch: np.ndarray) -> Outputs:
         raise NotImplementedError
 
     def run_many(self, batches: Sequence[np.ndarray]) -> list[Outputs]:

@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from posenet_port.errors import PosenetPortError
+from posenet_port._util.fileio import read_bounded
+from posenet_port.errors import PosenetPortError, reading
 
 try:  # built by pip from _resize.c where a C compiler exists; the NumPy resize below otherwise
     from posenet_port.inference import _resize
@@ -244,17 +245,14 @@ def read_bgr(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
     check_image_file(path, max_pixels)
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
+    # No photo of max_pixels needs more than 8 bytes a pixel (16-bit RGBA, uncompressed): a file claiming a small
+    # picture in gigabytes of bytes is refused before it is read.
+    data = read_bounded(path, ImageError, "photo", max_bytes=8 * max_pixels + 2**20)
     problem = container_problem(data)
     if problem:
         raise ImageError(f"{path}: {problem}")
-    try:
+    with reading(path, "not a readable image (OpenCV cannot decode it)", ImageError):
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error:
-        bgr = None
     if bgr is None:
         raise ImageError(f"{path}: not a readable image (OpenCV cannot decode it)")
     return bgr

@@ -11,13 +11,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
 
-from posenet_port._util.fileio import AtomicOutput, unique_name
-from posenet_port.errors import OutputError, PosenetPortError, check_interrupted, interrupt_handled
+from posenet_port._util.fileio import AtomicOutput, check_not_sparse, check_regular_file, unique_name
+from posenet_port.errors import OutputError, PosenetPortError, check_interrupted, finishing, reading
 from posenet_port.inference.decode import Pose
 from posenet_port.inference.draw import draw_poses
 from posenet_port.inference.estimator import DecodeOptions, PoseEstimator, network_outputs
@@ -82,10 +82,14 @@ class CaptureSource:
 
     def __init__(self, device: int | Path, max_pixels: int = MAX_PIXELS) -> None:
         self.device = device
-        if not isinstance(device, int) and is_photo(device):
-            # OpenCV would open it as a one-frame "video", decoding it whole before any size check.
-            raise SourceError(f"{device}: is a photo, not a video; use `estimate` or --images for photos")
-        self.capture = cv2.VideoCapture(device if isinstance(device, int) else opencv_video_path(device))
+        if not isinstance(device, int):
+            check_regular_file(Path(device), SourceError, "video")  # a FIFO would block the reader for ever
+            check_not_sparse(Path(device), SourceError, "video")
+            if is_photo(device):
+                # OpenCV would open it as a one-frame "video", decoding it whole before any size check.
+                raise SourceError(f"{device}: is a photo, not a video; use `estimate` or --images for photos")
+        with reading(device, "cannot read this video", SourceError):
+            self.capture = cv2.VideoCapture(device if isinstance(device, int) else opencv_video_path(device))
         if not self.capture.isOpened():
             if isinstance(device, int):
                 raise SourceError(
@@ -107,7 +111,8 @@ class CaptureSource:
         start, index = time.perf_counter(), 0
         try:
             while True:
-                ok, image = self.capture.read()
+                with reading(self.device, f"frame {index} cannot be decoded", SourceError):
+                    ok, image = self.capture.read()
                 if not ok:
                     if index == 0:
                         raise SourceError(f"{self.device}: no frame could be read")
@@ -120,12 +125,15 @@ class CaptureSource:
 
 
 class ImageFolderSource:
-    """Every readable photo in a folder, in name order."""
+    """Every readable photo in a folder, in name order. A photo it cannot read is handed to `on_refused` and
+    skipped (one broken download must not cost the rest of the folder); with `strict` it ends the run."""
 
     fps = 1.0
 
-    def __init__(self, directory: Path, max_pixels: int = MAX_PIXELS) -> None:
-        self.max_pixels = max_pixels
+    def __init__(self, directory: Path, max_pixels: int = MAX_PIXELS, strict: bool = False,
+                 on_refused: Callable[[ImageError], None] = lambda error: None) -> None:
+        self.max_pixels, self.strict, self.on_refused = max_pixels, strict, on_refused
+        self.refused: list[ImageError] = []
         if not directory.is_dir():
             raise SourceError(f"{directory}: not a folder of photos")
         self.paths = folder_photos(directory)
@@ -137,8 +145,12 @@ class ImageFolderSource:
         for path in self.paths:
             try:
                 image = read_bgr(path, self.max_pixels)
-            except ImageError:
-                continue  # not every file with a photo's name is one; say nothing, the others still run
+            except ImageError as error:
+                if self.strict:
+                    raise
+                self.refused.append(error)
+                self.on_refused(error)
+                continue
             yield Frame(index, float(index), image, path.name)
             index += 1
         if index == 0:
@@ -216,6 +228,7 @@ class VideoSink:
     def _encode(self) -> None:
         while (annotated := self.queue.get()) is not None:
             self.writer.write(annotated)
+            self.frames += 1  # counted as written, not as queued: a Ctrl-C may land between the two
 
     def write(self, result: FrameResult, annotated: np.ndarray) -> None:
         if self.writer is None:
@@ -225,7 +238,6 @@ class VideoSink:
             if not self.writer.isOpened():
                 raise SourceError(f"{self.path}: OpenCV cannot write this video")
         self.queue.put(annotated)
-        self.frames += 1
 
     def close(self, completed: bool = True) -> None:
         self.queue.put(None)
@@ -373,9 +385,12 @@ def run_loop(
                 break
         completed = True
     except KeyboardInterrupt:
-        completed = True  # Ctrl-C ends a camera session: keep what was recorded, complete and playable
-        interrupt_handled()
+        completed = True  # Ctrl-C (or SIGTERM, SIGHUP) ends a camera session: keep what was recorded, playable
     finally:
-        _close_all(sinks, completed)
+        try:
+            if completed:
+                finishing()  # a second Ctrl-C must not cut the recording's publishing short
+        finally:
+            _close_all(sinks, completed)
     stats.seconds = time.perf_counter() - start
     return stats

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from posenet_port._util.fileio import exclusive_folder, same_file
-from posenet_port.errors import ConfigError, PosenetPortError
+from posenet_port.errors import ConfigError, PosenetPortError, finishing
 from posenet_port.formats.artifacts import MANIFEST_NAME, Artifact, ManifestEntry, is_build_folder, write_manifest
 from posenet_port.formats.base import ExportSource, Format, Recipe
 from posenet_port.formats.registry import FORMATS, export_formats
@@ -147,6 +147,7 @@ def _rebuild(options: RebuildOptions, calibration: Calibration, timer: StepTimer
                                       spec=spec.exported("savedmodel", "float32", None)))]
     entries += [ManifestEntry(network.frozen) for grid, network in networks.items() if grid]
     entries += [ManifestEntry(a, results.get(a.name)) for a in kept]
+    finishing()  # every model is written and checked: a stop signal now would only lose the manifest
     write_manifest(out, entries, {"weights": weights.source, "sha256": dict(weights.checksums),
                                   "multiplier": spec.multiplier, "output_stride": spec.output_stride})
     return entries

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -87,18 +89,23 @@ def test_demo_on_a_photo_folder(tmp_path, frozen_pb):
     (photos / "broken.jpg").write_text("not a photo")
     out = tmp_path / "annotated"
     result = run_demo("--images", photos, "--model", frozen_pb, "--no-display", "--output", out)
-    assert result.returncode == 0, result.stderr[-2000:]
+    # The broken photo is named once on stderr, the others are all annotated, and the exit status says so.
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert [line for line in result.stderr.splitlines() if line.startswith("refused:")] == [
+        f"refused: {photos / 'broken.jpg'}: not a readable image"]
     written = sorted(p.name for p in out.iterdir())
     assert written == sorted(f"{p.stem}_poses.png" for p in photo_paths())
+    strict = run_demo("--images", photos, "--model", frozen_pb, "--no-display", "--strict")
+    assert strict.returncode == 2 and f"error: {photos / 'broken.jpg'}: not a readable image" in strict.stderr
 
 
 @pytest.mark.parametrize(
     "make_args, message",
     [
         (lambda d: ["--camera", "7", "--no-display"], "camera 7 did not open"),
-        (lambda d: ["--video", d / "missing.mp4", "--no-display"], "missing.mp4: cannot read this video"),
+        (lambda d: ["--video", d / "missing.mp4", "--no-display"], "missing.mp4: no such video"),
         (lambda d: ["--images", d, "--no-display"], "no photos"),
-        (lambda d: ["--video", d / "x.mp4"], "cannot read this video"),
+        (lambda d: ["--video", d / "x.mp4"], "x.mp4: no such video"),
     ],
 )
 def test_sources_that_cannot_be_read_give_clear_errors(tmp_path, make_args, message):
@@ -154,24 +161,38 @@ def test_the_loop_draws_only_when_a_sink_shows_or_saves_pictures(tmp_path, with_
         assert poses_only.pictures == [None, None]  # nothing drew a frame no sink would show
 
 
-def test_ctrl_c_ends_the_demo_and_keeps_what_was_recorded(tmp_path):
-    import signal
-    import time
+STOPS = {"Ctrl-C": (signal.SIGINT,), "Ctrl-C-twice": (signal.SIGINT, signal.SIGINT), "SIGTERM": (signal.SIGTERM,),
+         "SIGHUP": (signal.SIGHUP,), "Ctrl-C-then-SIGTERM": (signal.SIGINT, signal.SIGTERM)}
 
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    video = tmp_path_factory.mktemp("long") / "long.mp4"
+    return video, len(pan_and_zoom_video(video, frames_per_photo=200))
+
+
+@pytest.mark.parametrize("signals", STOPS.values(), ids=STOPS.keys())
+def test_a_stop_signal_ends_the_demo_and_keeps_what_was_recorded(tmp_path, long_video, signals):
     from posenet_port.model.weights import SHIPPED_WEIGHTS
 
-    video, out = tmp_path / "long.mp4", tmp_path / "annotated.mp4"
-    written = pan_and_zoom_video(video, frames_per_photo=200)
+    video, length = long_video
+    out, dump = tmp_path / "annotated.mp4", tmp_path / "poses.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "posenet_port.demo", "--video", str(video), "--model", str(SHIPPED_WEIGHTS.model_path),
-         "--no-display", "--output", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--no-display", "--output", str(out), "--dump", str(dump)], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )
     while not process.stdout.readline().startswith("model:") and process.poll() is None:
         pass
     time.sleep(1.0)  # some frames in, far from the end
-    process.send_signal(signal.SIGINT)
+    for number in signals:  # 1 ms apart: a second Ctrl-C used to lose the recording and leave temp folders
+        process.send_signal(number)
+        time.sleep(0.001)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0 and "Traceback" not in stderr and "interrupted" not in stderr, stderr[-2000:]
-    recorded = read_frames(out)
-    print(f"{len(recorded)} of {len(written)} frames recorded before Ctrl-C")
-    assert 0 < len(recorded) < len(written) and f"wrote {out}" in stdout
+    recorded, lines = read_frames(out), dump.read_text().splitlines()
+    print(f"{len(recorded)} of {length} frames recorded, {len(lines)} dumped before {signals}")
+    # The signal may land between the two sinks' writes of one frame: the video may hold that one frame more.
+    assert 0 < len(recorded) < length and len(recorded) - len(lines) in (0, 1)
+    assert f"wrote {out}" in stdout and f"wrote {dump}" in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4", "poses.jsonl"]  # no temp folder left

@@ -140,7 +140,22 @@ def empty_file(directory: Path) -> Path:
     ],
 )
 def test_cli_bad_photos_give_one_line_errors(tmp_path, make, message):
-    result = run_module("estimate", make(tmp_path))
-    assert result.returncode == 2
-    assert message in result.stderr and "error:" in result.stderr
-    assert "Traceback" not in result.stderr
+    strict = run_module("estimate", make(tmp_path), "--strict")
+    assert strict.returncode == 2 and "error:" in strict.stderr and message in strict.stderr
+    batch = run_module("estimate", make(tmp_path))  # a batch of one: refused, named, status 1
+    assert batch.returncode == 1 and f"refused: {make(tmp_path)}" in batch.stderr and message in batch.stderr
+    assert "Traceback" not in strict.stderr + batch.stderr
+
+
+def test_a_batch_goes_on_past_the_photos_it_refuses(tmp_path):
+    good = photo_paths()[:2]
+    broken, cut = tmp_path / "broken.jpg", tmp_path / "cut.png"
+    broken.write_text("not a photo")
+    cut.write_bytes(cv2.imencode(".png", cv2.imread(str(good[0])))[1].tobytes()[:-2000])
+    result = run_module("estimate", broken, good[0], cut, good[1], "--json")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(p) for p in good]
+    refused = [line for line in result.stderr.splitlines() if line.startswith("refused:")]
+    assert len(refused) == 2 and refused[0] == f"refused: {broken}: not a readable image"
+    assert refused[1].startswith(f"refused: {cut}: ") and "cut short" in refused[1]
+    assert "2 of 4 photos refused" in result.stderr and "Traceback" not in result.stderr

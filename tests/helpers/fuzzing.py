@@ -12,7 +12,11 @@ import random
 import re
 import shutil
 import struct
+import sys
+import threading
+import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -112,33 +116,51 @@ def mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(mutable), kind
 
 
-def special_shard(directory: Path, rng: random.Random) -> str:
-    """The shard replaced by what is not a regular file, or renamed to a name that is not UTF-8."""
-    shard = next(directory.glob("*.bin"), None)
-    if shard is None:
-        return "no shard"
-    kind = rng.choice(["fifo", "folder", "dangling link", "latin-1 name"])
-    if kind == "latin-1 name":  # a valid model under a name only bytes can spell
-        renamed = shard.with_name(os.fsdecode(b"poids-\xe9t\xe9.bin"))
-        shard.rename(renamed)
-        document = json.loads((directory / "model.json").read_text())
-        document["weightsManifest"][0]["paths"] = [renamed.name]
-        (directory / "model.json").write_text(json.dumps(document))
-        return kind
-    shard.unlink()
+SPECIAL_FILES = ["fifo", "folder", "dangling link", "link to /dev/zero", "sparse 6 GB", "link to a fifo"]
+
+
+def special_file(target: Path, rng: random.Random) -> str:
+    """One file of a model (the file itself, or one in its folder) replaced by what is not a model file: a FIFO
+    (a read blocks forever), /dev/zero (never ends), a sparse 6 GB file keeping the original's first bytes (its
+    magic), a folder or a dangling link."""
+    files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
+    victim, kind = rng.choice(files), rng.choice(SPECIAL_FILES)
+    head = victim.read_bytes()[:4096]
+    victim.unlink()
     if kind == "fifo":
-        os.mkfifo(shard)
+        os.mkfifo(victim)
     elif kind == "folder":
-        shard.mkdir()
+        victim.mkdir()
+    elif kind == "dangling link":
+        victim.symlink_to(victim.parent / "nowhere")
+    elif kind == "link to /dev/zero":
+        victim.symlink_to("/dev/zero")
+    elif kind == "link to a fifo":
+        fifo = victim.parent / f".{victim.name}.fifo"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo)
+        victim.symlink_to(fifo)
     else:
-        shard.symlink_to(directory / "nowhere.bin")
-    return kind
+        victim.write_bytes(head)
+        os.truncate(victim, 6 << 30)
+    return f"{victim.name}: {kind}"
+
+
+def latin1_shard(directory: Path) -> str:
+    """A valid model whose shard has a name only bytes can spell."""
+    shard = next(directory.glob("*.bin"))
+    renamed = shard.with_name(os.fsdecode(b"poids-\xe9t\xe9.bin"))
+    shard.rename(renamed)
+    document = json.loads((directory / "model.json").read_text())
+    document["weightsManifest"][0]["paths"] = [renamed.name]
+    (directory / "model.json").write_text(json.dumps(document))
+    return "latin-1 shard name"
 
 
 def damage_graph_model(directory: Path, rng: random.Random) -> str:
     """One to three mutations of model.json and/or its shard, or a shard that is not a regular file."""
-    if rng.random() < 0.1:
-        return special_shard(directory, rng)
+    if rng.random() < 0.03:
+        return latin1_shard(directory)
     notes = []
     path = directory / "model.json"
     document = json.loads(path.read_text())  # mutated in memory, written once: a nested value cannot be read back
@@ -255,8 +277,75 @@ def damage_ir(directory: Path, rng: random.Random) -> str:
     return f"{path.suffix}: {damage_file(path, rng)}"
 
 
+def damage_saved_model(directory: Path, rng: random.Random) -> str:
+    """A SavedModel with its graph (saved_model.pb) or its variables' bytes damaged."""
+    path = rng.choice([directory / "saved_model.pb", *sorted((directory / "variables").glob("variables.*"))])
+    return f"{path.name}: {damage_file(path, rng)}"
+
+
 def load_ir(directory: Path) -> object:
     return run_in_runtime(directory / "model.xml")
+
+
+EXTERNAL_PLACES = ["initializer", "Constant value", "attribute of another node", "subgraph", "sparse initializer",
+                   "sparse Constant value"]
+
+
+def external_data(path: Path, rng: random.Random) -> str:
+    """The ONNX model with one tensor whose data is said to live in `secret.txt` beside it (a file of the
+    user's): ONNX Runtime would read that file into the model. Every place an ONNX tensor can be."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(path)
+    graph, place = model.graph, rng.choice(EXTERNAL_PLACES)
+    (path.parent / "secret.txt").write_bytes(b"\x00" * 64)
+    values = [1.0] * rng.choice([1, 4, 16])
+
+    def external(name: str) -> TensorProto:
+        tensor = helper.make_tensor(name, TensorProto.FLOAT, [len(values)], values)
+        tensor.ClearField("float_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "secret.txt"), ("offset", "0"), ("length", str(4 * len(values)))):
+            tensor.external_data.add(key=key, value=value)
+        return tensor
+
+    def sparse(name: str):
+        return helper.make_sparse_tensor(external(name), helper.make_tensor(f"{name}_i", TensorProto.INT64, [len(values)],
+                                                                            list(range(len(values)))), [len(values)])
+
+    if place == "initializer":
+        rng.choice(graph.initializer).CopyFrom(external(rng.choice(graph.initializer).name))
+    elif place == "Constant value":
+        graph.node.insert(0, helper.make_node("Constant", [], ["leak"], value=external("leak")))
+    elif place == "sparse Constant value":
+        graph.node.insert(0, helper.make_node("Constant", [], ["leak"], sparse_value=sparse("leak")))
+    elif place == "attribute of another node":
+        graph.node.insert(0, helper.make_node("ConstantOfShape", ["shape_in"], ["leak"], value=external("v")))
+    elif place == "sparse initializer":
+        graph.sparse_initializer.append(sparse("leak"))
+    else:
+        branch = helper.make_graph([helper.make_node("Constant", [], ["leak"], value=external("leak"))], "branch", [],
+                                   [helper.make_tensor_value_info("leak", TensorProto.FLOAT, [len(values)])])
+        graph.node.insert(0, helper.make_node("If", ["cond"], ["out"], then_branch=branch, else_branch=branch))
+    onnx.save(model, path)
+    return place
+
+
+def refuse_external_data(path: Path) -> object:
+    """The property here is stronger than 'loads or refused': a model that names a file of the user's must be
+    refused, never loaded."""
+    run_in_runtime(path)
+    raise AssertionError(f"{path}: a model naming an outside file was loaded")
+
+
+def read_video(path: Path) -> object:
+    """The first frames of a video file, as the demo reads them."""
+    import itertools
+
+    from posenet_port.inference.stream import CaptureSource
+
+    return list(itertools.islice(CaptureSource(path).frames(), 3))
 
 
 def load_photo(path: Path) -> object:
@@ -265,24 +354,96 @@ def load_photo(path: Path) -> object:
     return load_image(path)
 
 
-def run_case(reader: Callable[[Path], object], target: Path, named: Path) -> str:
-    """'loaded', 'refused' (our own error naming the file), or 'OTHER: ...' (a failure of the property)."""
-    from posenet_port.errors import PosenetPortError
+@dataclass(frozen=True)
+class Limits:
+    """What one case may take; exceeding either is a finding like a traceback (issue 30: any photo under 1 MB
+    is decoded or refused within 2 s and 400 MB)."""
 
+    seconds: float
+    megabytes: int
+
+
+MODEL_LIMITS = Limits(seconds=20.0, megabytes=1500)  # loading and running a model in its runtime once
+PHOTO_LIMITS = Limits(seconds=2.0, megabytes=400)
+RUNAWAY = 4  # a case past 4x its limits is stopped: FIFOs it blocks on are opened, memory past it ends the run
+
+
+def resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class CaseWatch(threading.Thread):
+    """Samples the process's resident memory while a case runs (every 5 ms: a 4 GB allocation takes seconds to
+    touch); a case blocked past RUNAWAY times its time limit is let go by opening its FIFOs for writing (the
+    reader then sees the end of the file), and one past RUNAWAY times its memory limit ends the whole run before
+    it takes the machine down."""
+
+    def __init__(self, folder: Path, limits: Limits, label: str) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.limits, self.label = folder, limits, label
+        self.start_bytes = self.peak_bytes = resident_bytes()
+        self.started = time.perf_counter()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.005):
+            self.peak_bytes = max(self.peak_bytes, resident_bytes())
+            if self.peak_bytes - self.start_bytes > RUNAWAY * self.limits.megabytes << 20:
+                print(f"RUNAWAY: {self.label} took {(self.peak_bytes - self.start_bytes) >> 20} MB; stopping the run",
+                      file=sys.stderr, flush=True)
+                os._exit(3)
+            if time.perf_counter() - self.started > RUNAWAY * self.limits.seconds:
+                self.release_fifos()
+
+    def release_fifos(self) -> None:
+        for path in self.folder.rglob("*"):
+            if path.is_fifo():
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass  # no reader waiting on this one
+
+    def verdict(self) -> str | None:
+        """What the case exceeded, or None."""
+        self.done.set()
+        self.join()
+        seconds, grown = time.perf_counter() - self.started, (self.peak_bytes - self.start_bytes) >> 20
+        if seconds > self.limits.seconds:
+            return f"took {seconds:.1f} s (limit {self.limits.seconds:g} s)"
+        if grown > self.limits.megabytes:
+            return f"took {grown} MB more memory (limit {self.limits.megabytes} MB)"
+        return None
+
+
+def run_case(reader: Callable[[Path], object], target: Path, named: Path, limits: Limits = MODEL_LIMITS) -> str:
+    """'loaded', 'refused' (our own error naming the file), or 'OTHER: ...' (a failure of the property: another
+    error, or more time or memory than `limits`)."""
+    from posenet_port.errors import PosenetPortError
+    from posenet_port.formats.probe import IN_CHILD
+
+    watch = CaseWatch(target if target.is_dir() else target.parent, limits, str(named))
+    watch.start()
+    # The native readers themselves are fuzzed here, not the child probe in front of them (a child per case would
+    # cost seconds, and turn a crash into a clean refusal); a native crash ends the run (fault handler's trace).
+    os.environ[IN_CHILD] = "1"
     try:
         reader(target)
-        return "loaded"
+        outcome = "loaded"
     except PosenetPortError as error:
-        return "refused" if str(named) in str(error) or named.name in str(error) else f"OTHER: unnamed file: {error}"
+        outcome = "refused" if str(named) in str(error) or named.name in str(error) else f"OTHER: unnamed file: {error}"
     except Exception as error:  # noqa: BLE001 - exactly what the fuzzing is looking for
-        return f"OTHER: {type(error).__name__}: {error}"[:300]
+        outcome = f"OTHER: {type(error).__name__}: {error}"[:300]
+    finally:
+        del os.environ[IN_CHILD]
+    exceeded = watch.verdict()
+    return f"OTHER: {exceeded}" if exceeded and not outcome.startswith("OTHER") else outcome
 
 
 def prepare_sources(work: Path) -> dict[str, Path]:
     """The clean models every case starts from: the shipped graph model, a checkpoint, a .pb, a .tflite."""
     import tensorflow as tf
 
-    from posenet_port.model.freeze import write_frozen_graph
+    from posenet_port.model.freeze import write_frozen_graph, write_saved_model
     from posenet_port.model.tf_graph import build_model
     from posenet_port.model.weights import SHIPPED_WEIGHTS, load_weights
 
@@ -300,19 +461,21 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     sources["checkpoint"] = checkpoint
     model = build_model(weights)
     sources["pb"] = write_frozen_graph(model, work / "posenet.pb")
+    sources["savedmodel"] = write_saved_model(model, work / "savedmodel")
     converter = tf.lite.TFLiteConverter.from_concrete_functions([model.concrete_function(129, 129)])
     (work / "posenet.tflite").write_bytes(converter.convert())
     sources["tflite"] = work / "posenet.tflite"
     sources["model.json"] = sources["graph-model"] / "posenet.json"
     from posenet_port.formats.onnx.export import export_onnx
 
-    sources["onnx"] = sources["onnx-list-nodes"] = export_onnx(weights, 16, work / "posenet.onnx", "float32")
+    sources["onnx"] = sources["onnx-list-nodes"] = sources["onnx-external-data"] = export_onnx(weights, 16, work / "posenet.onnx", "float32")
     (work / "openvino").mkdir(exist_ok=True)
     import openvino
 
     openvino.save_model(openvino.convert_model(sources["onnx"]), work / "openvino" / "model.xml")
     sources["openvino"] = work / "openvino"
     import cv2
+    import numpy as np
 
     from posenet_port.pipeline.photos import sample_photos
 
@@ -321,6 +484,11 @@ def prepare_sources(work: Path) -> dict[str, Path]:
     sources["photo.png"].write_bytes(cv2.imencode(".png", portrait)[1].tobytes())
     sources["photo.jpg"] = work / "photo.jpg"
     sources["photo.jpg"].write_bytes(cv2.imencode(".jpg", portrait)[1].tobytes())
+    sources["video.avi"] = work / "video.avi"
+    writer = cv2.VideoWriter(str(sources["video.avi"]), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 128))
+    for shift in range(4):
+        writer.write(np.roll(portrait, 8 * shift, axis=1))
+    writer.release()
     return sources
 
 
@@ -328,14 +496,20 @@ READERS: dict[str, tuple[Callable[[Path], object], Damage]] = {
     "graph-model": (load_graph_model, damage_graph_model),
     "checkpoint": (load_checkpoint, damage_checkpoint),
     "pb": (inspect_model, damage_file),
+    "savedmodel": (inspect_model, damage_saved_model),
     "tflite": (inspect_model, damage_file),
     "model.json": (inspect_model, damage_file),
     "onnx": (run_in_runtime, damage_file),
     "onnx-list-nodes": (inspect_model, damage_file),
+    "onnx-external-data": (refuse_external_data, external_data),
     "openvino": (load_ir, damage_ir),
+    "video.avi": (read_video, damage_file),
     "photo.png": (load_photo, damage_photo),
     "photo.jpg": (load_photo, damage_photo),
 }
+
+
+SPECIAL_FILE_SHARE = 0.08  # of every reader's cases: one of its files is not a regular file at all
 
 
 def fuzz_one(kind: str, sources: dict[str, Path], work: Path, seed: int) -> tuple[str, str]:
@@ -343,23 +517,27 @@ def fuzz_one(kind: str, sources: dict[str, Path], work: Path, seed: int) -> tupl
     reader, damage = READERS[kind]
     rng = random.Random(seed)
     source = sources[kind]
+    case = work / f"case-{kind}"
+    if case.exists() or case.is_symlink():
+        shutil.rmtree(case)
+    case.mkdir()
     if source.is_dir():
-        target = fresh_copy(source, work / f"case-{kind}")
+        target = shutil.copytree(source, case / "model")
         if kind == "graph-model":
             (target / "posenet.json").rename(target / "model.json")
-        what = damage(target, rng)
-        return run_case(reader, target, target), what
-    target = work / f"case-{source.name}"
-    shutil.copyfile(source, target)
-    what = damage(target, rng)
-    return run_case(reader, target, target), what
+    else:
+        target = Path(shutil.copyfile(source, case / source.name))
+    special = rng.random() < SPECIAL_FILE_SHARE and kind != "onnx-external-data"
+    what = special_file(target, rng) if special else damage(target, rng)
+    limits = PHOTO_LIMITS if kind.startswith(("photo", "video")) else MODEL_LIMITS
+    return run_case(reader, target, target, limits), what
 
 
-def long_run(cases: int, out: Path) -> dict:
-    """`cases` damaged models per reader; writes the figures to `out` (Markdown) and returns them."""
+def long_run(cases: int, first_seed: int = 0) -> dict:
+    """`cases` damaged files per reader, seeds first_seed .. first_seed + cases - 1 (fresh ones in `make fuzz`,
+    printed so any case can be replayed with fuzz_one)."""
     import collections
     import tempfile
-    import time
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -367,49 +545,53 @@ def long_run(cases: int, out: Path) -> dict:
         figures, failures = {}, []
         for kind in READERS:
             start, counts = time.perf_counter(), collections.Counter()
-            for seed in range(cases):
+            for seed in range(first_seed, first_seed + cases):
                 outcome, what = fuzz_one(kind, sources, work, seed)
                 counts["other" if outcome.startswith("OTHER") else outcome] += 1
                 if outcome.startswith("OTHER"):
                     failures.append(f"{kind} seed {seed} ({what}): {outcome}")
             figures[kind] = {**counts, "seconds": round(time.perf_counter() - start, 1)}
             print(kind, figures[kind], flush=True)
+    return {"cases": cases, "first_seed": first_seed, "figures": figures, "failures": failures}
+
+
+def markdown(result: dict) -> list[str]:
+    cases, first, figures, failures = result["cases"], result["first_seed"], result["figures"], result["failures"]
     total = sum(f.get("loaded", 0) + f.get("refused", 0) + f.get("other", 0) for f in figures.values())
     lines = [
-        "# Fuzzing the readers of outside files",
+        "## Random-mutation fuzzing",
         "",
-        f"Written by `python tests/helpers/fuzzing.py --cases {cases}`: {cases} damaged models per reader, {total} in all "
-        f"(seeds 0..{cases - 1}, reproducible). Property: each case loads, or is refused with the project's own error "
-        "naming the file; anything else counts as *other*.",
+        f"`tests/helpers/fuzzing.py`: {cases:,} damaged files per reader, {total:,} in all, seeds {first:,} to "
+        f"{first + cases - 1:,} (drawn fresh for this run; `fuzz_one(kind, sources, work, seed)` replays any). Each "
+        f"case is limited to {MODEL_LIMITS.seconds:g} s and {MODEL_LIMITS.megabytes} MB more memory "
+        f"({PHOTO_LIMITS.seconds:g} s and {PHOTO_LIMITS.megabytes} MB for photos and videos).",
         "",
         "The damage: model.json keys, types, shapes, dtypes and quantization entries (NaN, Inf, absurd scales) and "
         "values nested up to 5,000 levels deep; shards truncated, extended, shuffled, bit-flipped or NaN-laced, or "
-        "replaced by a FIFO, a folder or a dangling link, or renamed to a name that is not UTF-8; corrupt gzip "
-        "streams; mutated `.pb`, `.tflite`, `model.json` and `.onnx` bytes for `list_nodes`; mutated `.onnx` files "
-        "opened and run in ONNX Runtime, OpenVINO IRs with damaged `.xml` or `.bin` bytes opened and run on its CPU "
-        "plugin; photos with damaged bytes or PNG "
-        "headers claiming up to 2^31 - 1 pixels a side.",
+        "named in bytes that are not UTF-8; corrupt gzip streams; mutated `.pb`, SavedModel, `.tflite`, `model.json`, "
+        "`.onnx` and OpenVINO `.xml` / `.bin` bytes, listed and opened and run in their runtimes; ONNX models with a "
+        f"tensor whose data is said to be in a file of the user's, in every place a tensor can be ({', '.join(EXTERNAL_PLACES)}: "
+        "these must be refused, never loaded); photos and MJPG videos with damaged bytes, PNG headers claiming up "
+        f"to 2^31 - 1 pixels a side; and, in {SPECIAL_FILE_SHARE:.0%} of every reader's cases, one of its files "
+        f"replaced by what is not a regular file ({', '.join(SPECIAL_FILES)}).",
         "",
         "| reader | loaded | refused (own error) | other | seconds |",
         "|---|---|---|---|---|",
     ]
     lines += [f"| {kind} | {f.get('loaded', 0)} | {f.get('refused', 0)} | {f.get('other', 0)} | {f['seconds']} |"
               for kind, f in figures.items()]
-    lines += ["", f"Cases ending other than in a clean load or our own error: **{len(failures)}**."]
-    lines += [f"- {failure}" for failure in failures[:50]]
-    out.write_text("\n".join(lines) + "\n")
-    return {"figures": figures, "failures": failures}
+    lines += ["", f"Cases ending other than in a clean load or our own error within the limits: **{len(failures)}**."]
+    return lines + [f"- {failure}" for failure in failures[:50]]
 
 
 if __name__ == "__main__":
     import argparse
-    import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    parser = argparse.ArgumentParser(description="The long fuzz run over every reader of outside files.")
-    parser.add_argument("--cases", type=int, default=2000, help="damaged models per reader (default: 2000)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "FUZZING.md")
+    parser = argparse.ArgumentParser(description="The random-mutation fuzzer alone (make fuzz runs every fuzzer).")
+    parser.add_argument("--cases", type=int, default=2000, help="damaged files per reader (default: 2000)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first case (default: 0)")
     arguments = parser.parse_args()
-    result = long_run(arguments.cases, arguments.out)
-    print(f"wrote {arguments.out}; {len(result['failures'])} cases ended other than cleanly")
+    result = long_run(arguments.cases, arguments.first_seed)
+    print("\n".join(markdown(result)))
     sys.exit(1 if result["failures"] else 0)

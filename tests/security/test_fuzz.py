@@ -140,3 +140,33 @@ def test_interrupted_rebuild_leaves_nothing_that_looks_complete(tmp_path, signal
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert_every_final_artifact_is_whole(out)
     assert (out / "manifest.json").is_file()
+
+
+def send_stop_signals(process: subprocess.Popen, numbers: tuple[int, ...]) -> None:
+    """The signals 1 ms apart: a second Ctrl-C in quick succession used to cut the clean-up short."""
+    for number in numbers:
+        process.send_signal(number)
+        time.sleep(0.001)
+
+
+STOP_SIGNALS = {"SIGTERM": (signal.SIGTERM,), "SIGHUP": (signal.SIGHUP,), "SIGINT-twice": (signal.SIGINT, signal.SIGINT),
+                "SIGINT-then-SIGTERM": (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", STOP_SIGNALS.values(), ids=STOP_SIGNALS.keys())
+def test_a_stopped_rebuild_leaves_no_temp_files_and_says_which_signal(tmp_path, signals):
+    out = tmp_path / "build"
+    process = subprocess.Popen([sys.executable, "-m", "posenet_port.rebuild", "--out", str(out), "--tflite",
+                                "float32", "--tfjs", "float32"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    while not process.stdout.readline().startswith("[2/") and process.poll() is None:
+        pass
+    send_stop_signals(process, signals)
+    stderr = process.communicate(timeout=120)[1]
+    first = signal.Signals(signals[0])
+    assert process.returncode == 128 + first, stderr[-2000:]
+    assert f"interrupted ({first.name}): no partial artifact" in stderr and "Traceback" not in stderr
+    left = [p.name for p in out.rglob("*") if ".tmp-" in p.name]
+    assert not left, left
+    assert_every_final_artifact_is_whole(out)

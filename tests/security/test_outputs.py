@@ -161,7 +161,7 @@ def test_a_photo_too_large_to_decode_is_refused_from_its_header(tmp_path):
     huge = _png_header_only(tmp_path / "huge.png", 32768, 32768)
     with pytest.raises(ImageError, match="32768x32768 is 1,073,741,824 pixels, over the limit"):
         load_image(huge)
-    one_error_line(run_module("estimate", huge), "raise it with --max-pixels")
+    one_error_line(run_module("estimate", huge, "--strict"), "raise it with --max-pixels")
 
 
 def test_a_model_json_nested_too_deep_is_refused(tmp_path):

@@ -128,7 +128,7 @@ def test_bytes_after_a_pngs_end_are_ignored_not_called_a_cut(tmp_path):
 def test_the_pixel_limit_error_says_the_numbers(tmp_path):
     path = tmp_path / "small.png"
     path.write_bytes(png(16, 12))
-    result = run_module("estimate", path, "--max-pixels", "1")
+    result = run_module("estimate", path, "--max-pixels", "1", "--strict")
     one_error_line(result, "16x12 is 192 pixels, over the limit of 1")
 
 
@@ -175,3 +175,22 @@ def test_an_onnx_model_whose_outputs_are_not_images_is_refused(tmp_path):
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ModelFileError, match="PoseNet's are"):
         PoseEstimator(path)
+
+
+def test_calibration_holds_a_bounded_number_of_bounded_photos(tmp_path, capsys):
+    """10,000 tiny photos used to build 15.5 GB of batches; 64 photos of 50 MP would hold 9.6 GB decoded."""
+    import cv2
+    import numpy as np
+
+    from posenet_port.pipeline.calibration import MAX_CALIBRATION_PHOTOS, MAX_CALIBRATION_SIDE, calibration_photos
+
+    tiny = cv2.imencode(".png", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
+    for index in range(MAX_CALIBRATION_PHOTOS + 5):
+        (tmp_path / f"p{index:03d}.png").write_bytes(tiny)
+    large = np.random.default_rng(0).integers(0, 255, (2400, 3000, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "a-large.png"), large)  # sorts first
+    photos = calibration_photos(tmp_path)
+    assert len(photos) == MAX_CALIBRATION_PHOTOS
+    assert photos[0].shape == (1638, MAX_CALIBRATION_SIDE, 3)  # 2400 * 2048 / 3000, rounded
+    assert all(p.shape == (8, 8, 3) for p in photos[1:])
+    assert f"the first {MAX_CALIBRATION_PHOTOS} readable photos" in capsys.readouterr().out

@@ -5,5 +5,5 @@ from posenet_port.formats.onnx.ops import ONNX_OPS
 FORMAT = Format(
     name="onnx", title="ONNX", runner="posenet_port.formats.onnx.runner", exporter="posenet_port.formats.onnx.export",
     lister="posenet_port.formats.onnx.listing", recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *INT8_RECIPES),
-    allowed_ops=ONNX_OPS, file_name="{stem}_{recipe}.onnx", suffixes=(".onnx",),
+    allowed_ops=ONNX_OPS, file_name="{stem}_{recipe}.onnx", suffixes=(".onnx",), probe=True,
 )

@@ -20,14 +20,13 @@ class OnnxRunner(Runner):
     def __init__(self, content: bytes, source: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> None:
         import onnxruntime as ort
 
+        self.source = source
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are not ours
-        try:
-            self.session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - ORT raises its own exception types for every kind of bad file
-            raise ModelFileError(f"{source}: ONNX Runtime cannot load it ({str(error).strip()[:200]})") from None
+        # ORT raises its own exception types for every kind of bad file: Format.open turns them into ours.
+        self.session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelFileError(f"{source}: PoseNet takes one [1, H, W, 3] image; this model's inputs differ")
@@ -37,7 +36,7 @@ class OnnxRunner(Runner):
         height = inputs[0].shape[1]
         self.input_size = height if isinstance(height, int) else None
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         names = [name for name, canonical in self.outputs.items() if canonical]
         results = self.session.run(names, {self.input_name: np.asarray(image, np.float32)})
         return {self.outputs[name]: result for name, result in zip(names, results)}

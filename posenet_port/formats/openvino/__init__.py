@@ -6,5 +6,5 @@ FORMAT = Format(
     name="openvino", title="OpenVINO", runner="posenet_port.formats.openvino.runner",
     exporter="posenet_port.formats.openvino.export", lister="posenet_port.formats.openvino.listing",
     recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *INT8_RECIPES), allowed_ops=OPENVINO_OPS,
-    file_name="{stem}_openvino_{recipe}/{stem}.xml", suffixes=(".xml",),
+    file_name="{stem}_openvino_{recipe}/{stem}.xml", suffixes=(".xml",), probe=True,
 )

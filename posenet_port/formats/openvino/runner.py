@@ -21,7 +21,7 @@ class OpenVinoRunner(Runner):
     def __init__(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None) -> None:
         import openvino as ov
 
-        self.path = Path(path)
+        self.path = self.source = Path(path)
         core = ov.Core()
         model = read_checked_model(self.path, core)
         if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.get_length() != 4:
@@ -35,7 +35,7 @@ class OpenVinoRunner(Runner):
         height = model.inputs[0].get_partial_shape()[1]
         self.input_size = height.get_length() if height.is_static else None
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         results = self.request.infer([np.asarray(image, np.float32)])
         return {canonical: np.array(results[self.compiled.output(name)]) for canonical, name in self.outputs.items()}
 
@@ -46,10 +46,7 @@ def read_checked_model(path: Path, core):
 
     xml = read_bounded(path, ModelFileError, "OpenVINO IR")
     weights = read_bounded(path.with_suffix(".bin"), ModelFileError, "OpenVINO weights (.bin)")
-    try:
-        model = core.read_model(xml, ov.Tensor(np.frombuffer(weights, np.uint8)))
-    except RuntimeError as error:
-        raise ModelFileError(f"{path}: OpenVINO cannot read it ({str(error).strip()[:200]})") from None
+    model = core.read_model(xml, ov.Tensor(np.frombuffer(weights, np.uint8)))  # its errors: Format.open, read_model
     check_openvino_ops(((op.get_type_name(), op.get_friendly_name()) for op in model.get_ordered_ops()), path)
     return model
 

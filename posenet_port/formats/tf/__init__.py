@@ -5,8 +5,8 @@ from posenet_port.formats.tf.ops import TF_GRAPH_OPS
 
 FROZEN_GRAPH = Format(name="frozen-graph", title="frozen graph", runner="posenet_port.formats.tf.runner",
                       lister="posenet_port.formats.tf.listing", allowed_ops=TF_GRAPH_OPS, suffixes=(".pb",),
-                      lists_unclaimed_files=True)
+                      lists_unclaimed_files=True, probe=True)
 SAVED_MODEL = Format(name="savedmodel", title="SavedModel", runner="posenet_port.formats.tf.runner",
                      lister="posenet_port.formats.tf.saved_model_listing", allowed_ops=TF_GRAPH_OPS,
-                     folder_marker="saved_model.pb")
+                     folder_marker="saved_model.pb", probe=True)
 FORMATS = (FROZEN_GRAPH, SAVED_MODEL)

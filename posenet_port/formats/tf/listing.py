@@ -7,7 +7,6 @@ from pathlib import Path
 from posenet_port.errors import ModelFileError, first_line
 from posenet_port.formats.listing import ModelListing, Node, TensorInfo
 from posenet_port.formats.tf.ops import load_saved_model
-from posenet_port.model.freeze import SERVING_SIGNATURE, read_graph_def
 
 FROZEN_GRAPH = "frozen graph"
 SAVED_MODEL = "SavedModel"
@@ -24,6 +23,8 @@ def claims(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path, probe_size: int) -> ModelListing:
+    from posenet_port.model.freeze import read_graph_def  # TensorFlow loads only for TensorFlow's formats
+
     return listing_from_graph_def(path, FROZEN_GRAPH, read_graph_def(path), probe_size)
 
 
@@ -77,6 +78,8 @@ def saved_model_graph_def(directory: Path):
     """A SavedModel's serving signature (or its first) as a frozen GraphDef, its ops checked before loading;
     returns the GraphDef and the signature's name."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from posenet_port.model.freeze import SERVING_SIGNATURE
 
     signatures = dict(load_saved_model(directory).signatures)
     if not signatures:

@@ -33,7 +33,7 @@ class FrozenGraphRunner(Runner):
     ) -> None:
         graph_def = graph if isinstance(graph, tf.compat.v1.GraphDef) else read_graph_def(graph)
         outputs = dict(outputs or {name: name for name in OUTPUT_NAMES})
-        source = "graph" if isinstance(graph, tf.compat.v1.GraphDef) else graph
+        source = self.source = "graph" if isinstance(graph, tf.compat.v1.GraphDef) else graph
         # Only the checked data path is imported: nothing else in the file can run.
         graph_def = data_path(graph_def, input_name, outputs.values(), source)
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
@@ -57,7 +57,7 @@ class FrozenGraphRunner(Runner):
         source = saved_model_graph_def(Path(path))[0] if Path(path).is_dir() else path
         return cls(source, roles.image.node, outputs)
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         results = self._function(tf.convert_to_tensor(image, tf.float32))
         return {name: tensor.numpy() for name, tensor in zip(self.output_names, results)}
 
@@ -76,11 +76,13 @@ class ModelRunner(Runner):
     """The TF2 model built from weights (model/tf_graph.py), run in this process: the reference every export is
     checked against."""
 
+    source = "the float model"
+
     def __init__(self, model) -> None:
         self.model = model
         self.milliseconds: list[float] = []
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return self.model(image)
 
 

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from posenet_port._util.fileio import check_regular_file, parse_json_bounded
+from posenet_port._util.fileio import parse_json_bounded, read_bounded
 from posenet_port.errors import ModelFileError, first_line
 from posenet_port.formats.listing import ModelListing, Node, TensorInfo
 from posenet_port.formats.roles import CONV_OPS
@@ -29,18 +29,7 @@ def converters(listing: ModelListing, outputs: list[str], image: str, size: int)
 def read(path: Path, probe_size: int) -> ModelListing:
     if path.is_dir():
         path = path / MODEL_JSON
-    try:
-        return _tfjs_listing(path, probe_size)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-        raise ModelFileError(f"{path}: malformed tfjs model.json ({type(error).__name__}: {first_line(error)})") from None
-
-
-def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
-    check_regular_file(path, ModelFileError, "model json")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ModelFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    data = read_bounded(path, ModelFileError, "model json")
     document = parse_json_bounded(data, path, ModelFileError)
     try:
         topology = document["modelTopology"]["node"]
@@ -61,7 +50,7 @@ def _tfjs_listing(path: Path, probe_size: int) -> ModelListing:
         elif op == "Const":
             shape = _spec_shape(specs.get(name))
         elif op in CONV_OPS and len(inputs) >= 2:
-            shape = _conv_shape(shapes.get(inputs[0]), shapes.get(inputs[1]), _tfjs_strides(entry), "Depthwise" in op)
+            shape = _conv_shape(shapes.get(inputs[0]), shapes.get(inputs[1]), _tfjs_strides(entry, path), "Depthwise" in op)
         else:
             shape = shapes.get(inputs[0]) if inputs else None
         shapes[name] = shape
@@ -98,9 +87,16 @@ def _tfjs_placeholder_shape(entry: dict, probe_size: int) -> tuple[tuple[int | N
     return (tuple(None if d < 0 else d for d in dims) if dims else None), None
 
 
-def _tfjs_strides(entry: dict) -> int:
+MAX_STRIDE = 64  # PoseNet's largest is 2; a stride is a divisor, so 0 or a negative one is a damaged file
+
+
+def _tfjs_strides(entry: dict, path: Path) -> int:
     strides = entry.get("attr", {}).get("strides", {}).get("list", {}).get("i", ["1", "1", "1", "1"])
-    return int(strides[1])
+    stride = int(strides[1])
+    if not 1 <= stride <= MAX_STRIDE:
+        raise ModelFileError(f"{path}: node {entry.get('name')!r} has a stride of {stride}: a convolution's stride is from 1 "
+                             f"to {MAX_STRIDE}")
+    return stride
 
 
 def _conv_shape(source, kernel, stride: int, depthwise: bool):

@@ -19,7 +19,7 @@ class TfjsNodeRunner(Runner):
     def __init__(
         self, model_json: str | Path, backend: str = "cpu", dynamic_input: bool = True, timeout: float = 600
     ) -> None:
-        self.model_json = Path(model_json).resolve()
+        self.model_json = self.source = Path(model_json).resolve()
         if not self.model_json.is_file():
             raise ModelFileError(f"{model_json}: no such tfjs model.json")
         if backend not in ("cpu", "wasm"):
@@ -30,7 +30,7 @@ class TfjsNodeRunner(Runner):
         self.milliseconds: list[float] = []
         self.max_rss_bytes = 0
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return self.run_many([image])[0]
 
     def run_many(self, images: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from posenet_port._util.fileio import read_bounded
-from posenet_port.errors import ModelFileError, first_line
+from posenet_port.errors import ModelFileError
 from posenet_port.formats.listing import ModelListing, Node, TensorInfo
 from posenet_port.formats.tflite.runner import interpreter_class, op_resolver_without_delegates
 
@@ -20,13 +20,8 @@ def claims(path: Path, head: bytes) -> bool:
 def read(path: Path, probe_size: int) -> ModelListing:
     del probe_size  # a .tflite has one input size
     content = read_bounded(path, ModelFileError, "TFLite model")
-    try:
-        interpreter = interpreter_class()(
-            model_content=content, experimental_op_resolver_type=op_resolver_without_delegates()
-        )
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as error:
-        raise ModelFileError(f"{path}: not a loadable TFLite model ({first_line(error)})") from None
+    interpreter = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
+    interpreter.allocate_tensors()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
 
     def info(index: int) -> TensorInfo:

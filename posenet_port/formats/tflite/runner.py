@@ -37,26 +37,24 @@ class LiteRTRunner(Runner):
     """A .tflite PoseNet in the LiteRT interpreter; int8 inputs and outputs are (de)quantized here."""
 
     def __init__(self, path: str | Path, threads: int = 2) -> None:
-        self.path = Path(path)
+        self.path = self.source = Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"{path}: no such TFLite file")
-        try:
-            # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
-            # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made.
-            content = self._content = read_bounded(self.path, ModelFileError, "TFLite model")  # kept: the interpreter reads it
-            listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
-            check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
-            self.interpreter = interpreter_class()(model_content=content, num_threads=threads)
-            self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{path}: not a loadable TFLite model ({str(error).strip()[:200]})") from None
+        # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
+        # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made. The
+        # interpreter's own errors reach the user through Format.open.
+        content = self._content = read_bounded(self.path, ModelFileError, "TFLite model")  # kept: the interpreter reads it
+        listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
+        check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
+        self.interpreter = interpreter_class()(model_content=content, num_threads=threads)
+        self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = {canonical_output_name(d["name"]): d for d in self.interpreter.get_output_details()}
         self.outputs.pop(None, None)
         check_outputs(self.outputs, path)
         self.input_size = int(self.input["shape"][1])
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         self.interpreter.set_tensor(self.input["index"], _quantize(np.asarray(image, np.float32), self.input))
         self.interpreter.invoke()
         return {name: _dequantize(self.interpreter.get_tensor(d["index"]), d) for name, d in self.outputs.items()}

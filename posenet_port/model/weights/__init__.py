@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from posenet_port.errors import WeightsError
+from posenet_port.errors import WeightsError, reading
 from posenet_port.model.weights.canonical import (
     SCOPE,
     BlockWeights,
@@ -56,20 +56,24 @@ def load_weights(path: str | Path | None = None, allow_non_finite: bool = False)
     if json_path.resolve().parent == SHIPPED_WEIGHTS.directory.resolve() and not checksums:
         checksums = verify_shipped_weights()
     document = read_json(json_path)
-    if isinstance(document, dict) and "weightsManifest" in document:
-        weights = load_graph_model(json_path, document=document)
-    elif looks_like_checkpoint_manifest(document):
-        weights = load_checkpoint_manifest(json_path, document=document)
-    else:
-        raise WeightsError(
-            f"{json_path}: not PoseNet weights: expected a tfjs graph model (with 'weightsManifest') or a "
-            "tfjs-models checkpoint manifest.json (variable name -> {filename, shape})"
-        )
+    with reading(json_path, "not PoseNet weights this tool reads", WeightsError):
+        weights = _load_document(json_path, document)
     if checksums:
         weights = replace(weights, checksums=checksums, format="shipped tfjs graph model")
     if not allow_non_finite:
         check_finite(weights)
     return weights
+
+
+def _load_document(json_path: Path, document: object) -> PosenetWeights:
+    if isinstance(document, dict) and "weightsManifest" in document:
+        return load_graph_model(json_path, document=document)
+    if looks_like_checkpoint_manifest(document):
+        return load_checkpoint_manifest(json_path, document=document)
+    raise WeightsError(
+        f"{json_path}: not PoseNet weights: expected a tfjs graph model (with 'weightsManifest') or a "
+        "tfjs-models checkpoint manifest.json (variable name -> {filename, shape})"
+    )
 
 
 def _resolve_json(path: Path) -> Path:

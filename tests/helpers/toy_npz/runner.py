@@ -21,12 +21,13 @@ def read_npz(path: Path) -> tuple[dict[str, np.ndarray], ModelSpec]:
 
 class NpzRunner(Runner):
     def __init__(self, path: Path, spec: ModelSpec | None) -> None:
+        self.source = path
         self.variables, stored = read_npz(path)
         self.spec = spec or stored
         self.layers = [(layer.stride, layer.dilation) for layer in layer_specs(self.spec.multiplier, self.spec.output_stride)]
         self.milliseconds = []
 
-    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         return {name: values.astype(np.float32) for name, values in forward(batch, self.variables, self.layers).items()}
 
 
