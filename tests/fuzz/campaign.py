@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import platform
 import random
 import re
@@ -143,9 +144,17 @@ def main() -> int:
 
     started = time.strftime("%Y-%m-%d")
     with tempfile.TemporaryDirectory(prefix="fuzz-campaign-") as scratch:
+        # The random-mutation fuzzer on the second core while the atheris harnesses take turns on the first.
+        figures = Path(scratch) / "mutation.json"
+        mutation_run = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "helpers" / "fuzzing.py"), "--cases", str(args.cases), "--first-seed",
+             str(random.SystemRandom().randrange(2**31)), "--json", str(figures)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
         runs = [run_harness(name, args.seconds, Path(scratch)) for name in (args.harness or HARNESSES)]
-    first_seed = random.SystemRandom().randrange(2**31)
-    mutation = fuzzing.long_run(args.cases, first_seed)
+        stderr = mutation_run.communicate()[1]
+        if not figures.is_file():
+            raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{stderr[-3000:]}")
+        mutation = json.loads(figures.read_text())
     load = server_load.run()
     lines = ["# Fuzzing the readers of outside files", "",
              f"Run on {started} by `python tests/fuzz/campaign.py --seconds {args.seconds} --cases {args.cases}` "

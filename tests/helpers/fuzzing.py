@@ -591,7 +591,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="The random-mutation fuzzer alone (make fuzz runs every fuzzer).")
     parser.add_argument("--cases", type=int, default=2000, help="damaged files per reader (default: 2000)")
     parser.add_argument("--first-seed", type=int, default=0, help="seed of the first case (default: 0)")
+    parser.add_argument("--json", type=Path, help="also write the figures here (make fuzz reads them)")
     arguments = parser.parse_args()
     result = long_run(arguments.cases, arguments.first_seed)
+    if arguments.json:
+        arguments.json.write_text(json.dumps(result))
     print("\n".join(markdown(result)))
     sys.exit(1 if result["failures"] else 0)
