@@ -11,6 +11,7 @@ atheris is a development dependency (requirements-fuzz.txt), never a user's.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import pkgutil
 import shutil
@@ -79,6 +80,44 @@ def weights_checkpoint(folder: Path) -> Callable[[bytes], object]:
     def read(data: bytes) -> object:
         (folder / "manifest.json").write_bytes(data)
         return load_weights(folder / "manifest.json")
+    return read
+
+
+def weights_checkpoint_shard(folder: Path) -> Callable[[bytes], object]:
+    """One variable file of a whole checkpoint: the first byte picks which (and whether gzip-compressed, whether
+    repeated to the length its shape needs), the rest is its content."""
+    import gzip
+
+    from posenet_port.model.weights import load_weights
+
+    manifest = {}
+    for name, array in load_weights().variables().items():
+        manifest[name] = {"filename": name.replace("/", "_"), "shape": list(array.shape)}
+        (folder / manifest[name]["filename"]).write_bytes(array.astype("<f4").tobytes())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    files = sorted(entry["filename"] for entry in manifest.values())
+    sizes = {name: (folder / name).stat().st_size for name in files}
+    originals = {name: (folder / name).read_bytes() for name in files}
+
+    def read(data: bytes) -> object:
+        choice, content = (data[0], data[1:]) if data else (0, b"")
+        victim = files[choice % len(files)]
+        if content and not choice & 0x80:
+            content = (content * (sizes[victim] // len(content) + 1))[:sizes[victim]]
+        (folder / victim).write_bytes(gzip.compress(content) if choice & 0x40 else content)
+        try:
+            return load_weights(folder / "manifest.json")
+        finally:
+            (folder / victim).write_bytes(originals[victim])
+    return read
+
+
+def openvino_weights(folder: Path) -> Callable[[bytes], object]:
+    """An OpenVINO IR with constants (tests/fuzz/fixtures/tiny-openvino.xml) whose .bin is the input."""
+    shutil.copy(HERE / "fixtures" / "tiny-openvino.xml", folder / "model.xml")
+
+    def read(data: bytes) -> object:
+        return _list_and_open(folder / "model.bin", data, opened=folder / "model.xml")
     return read
 
 
@@ -171,12 +210,14 @@ HARNESSES: dict[str, Harness] = {
     "weights-graph-model": Harness(weights_graph_model, dictionary="json.dict"),
     "weights-shard": Harness(weights_shard, max_len=4096),
     "weights-checkpoint": Harness(weights_checkpoint, dictionary="json.dict"),
+    "weights-checkpoint-shard": Harness(weights_checkpoint_shard, max_len=4096),
     "list-nodes-tfjs": Harness(model_file("model.json"), dictionary="json.dict", suffix=".json"),
     "list-nodes-pb": Harness(model_file("model.pb"), suffix=".pb"),
     "list-nodes-savedmodel": Harness(saved_model, suffix=".pb"),
     "list-nodes-tflite": Harness(model_file("model.tflite"), suffix=".tflite"),
     "list-nodes-onnx": Harness(model_file("model.onnx"), suffix=".onnx"),
     "list-nodes-openvino": Harness(model_file("model.xml"), dictionary="xml.dict", suffix=".xml"),
+    "list-nodes-openvino-bin": Harness(openvino_weights, suffix=".bin"),
     "photo": Harness(photo, seconds=2, megabytes=400, max_len=16 << 10, suffix=".img"),
     "video": Harness(video, seconds=2, megabytes=400, suffix=".avi"),
     "server-request": Harness(server_request, seconds=5, megabytes=200, dictionary="http.dict", max_len=4096),

@@ -4,6 +4,7 @@ valid structure and each run stays fast. `python tests/fuzz/seeds.py` remakes th
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import sys
 import zlib
@@ -93,6 +94,8 @@ def main() -> None:
     write("weights-shard", "ones", np.ones(64, "<f4").tobytes())
     checkpoint = {name: {"filename": name.replace("/", "_"), "shape": spec["shape"]}
                   for name, spec in ((w["name"], w) for g in document["weightsManifest"] for w in g["weights"])}
+    write("weights-checkpoint-shard", "ones", b"\x00" + np.ones(16, "<f4").tobytes())
+    write("weights-checkpoint-shard", "gzip", b"\xc1" + np.ones(16, "<f4").tobytes())
     write("weights-checkpoint", "manifest.json", json.dumps(dict(list(checkpoint.items())[:6])).encode())
     write("list-nodes-tfjs", "posenet.json", model_json)
     write("list-nodes-tfjs", "stride-zero.json", (REGRESSIONS / "list-nodes-tfjs" / "stride-zero.json").read_bytes())
@@ -101,6 +104,14 @@ def main() -> None:
         tiny_saved_model(Path(scratch) / "saved")
         write("list-nodes-savedmodel", "saved_model.pb", (Path(scratch) / "saved" / "saved_model.pb").read_bytes())
     write("list-nodes-onnx", "tiny.onnx", tiny_onnx())
+    with tempfile.TemporaryDirectory() as scratch:
+        import openvino
+
+        (Path(scratch) / "tiny.onnx").write_bytes(tiny_onnx())
+        openvino.save_model(openvino.convert_model(Path(scratch) / "tiny.onnx"), Path(scratch) / "tiny.xml")
+        (HERE / "fixtures").mkdir(exist_ok=True)
+        shutil.copy(Path(scratch) / "tiny.xml", HERE / "fixtures" / "tiny-openvino.xml")
+        write("list-nodes-openvino-bin", "tiny.bin", (Path(scratch) / "tiny.bin").read_bytes())
     write("list-nodes-tflite", "tiny.tflite", tiny_tflite())
     write("list-nodes-openvino", "tiny.xml", (REGRESSIONS / "list-nodes-openvino" / "openvino-name-not-utf8.xml").read_bytes()
           .replace(b"im\xeege", b"image"))
