@@ -15,6 +15,7 @@ from posenet_port.cli.common import (
     add_strict_argument,
     add_verbose_argument,
     decode_options,
+    float_in,
     int_in,
     model_files_help,
     printable,
@@ -27,6 +28,7 @@ from posenet_port.inference.choice import choose_model
 from posenet_port.inference.estimator import MAX_THREADS
 from posenet_port.inference.preprocess import folder_photos
 from posenet_port.inference.stream import VIDEO_CODECS
+from posenet_port.inference.tracking import TRACKERS, PoseStream, SmoothingOptions, TrackerOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dump", type=Path, help="JSON lines: frame index, timestamp, poses in frame coordinates")
     parser.add_argument("--no-display", action="store_true", help="no window (headless machines, benchmarks)")
     parser.add_argument("--max-frames", type=int_in(1), default=None, help="stop after this many frames")
+    parser.add_argument("--tracker", choices=(*TRACKERS, "off"), default=TrackerOptions().method,
+                        help="how poses keep a person's id from frame to frame (camera and video; ids are in --dump and "
+                        "drawn): keypoints (OKS, default), boxes (IoU of the keypoints' boxes) or off (poses coloured by "
+                        "their order in each frame)")
+    parser.add_argument("--no-smooth", action="store_true",
+                        help="no One Euro smoothing of tracked keypoints: each frame's poses exactly as posenet decodes them")
+    parser.add_argument("--smooth-min-cutoff", type=float_in(1e-3, 100), default=SmoothingOptions().min_cutoff,
+                        metavar="HZ", help="how much a still keypoint is smoothed: lower is steadier (default: %(default)s)")
+    parser.add_argument("--smooth-beta", type=float_in(0, 1000), default=SmoothingOptions().beta,
+                        help="how fast smoothing lets go as a person moves: higher lags less (default: %(default)s)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="show and record the picture flipped left to right (a selfie view); keypoint names stay "
+                        "the person's own: leftWrist is the person's left wrist, drawn on the right")
     add_strict_argument(parser)
     add_verbose_argument(parser)
     return parser
@@ -95,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dump is not None:
         sinks.append(DumpSink(args.dump))
     options = decode_options(args)
-    stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames)
+    # Photos of a folder are not frames of one scene: they are neither tracked nor smoothed together.
+    stream = None if args.tracker == "off" or args.images is not None else PoseStream.with_options(
+        TrackerOptions(method=args.tracker),
+        SmoothingOptions(enabled=not args.no_smooth, min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta))
+    stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames, stream=stream,
+                     mirror=args.mirror)
     if stats.frames:
         print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} fps; median inference "
               f"{statistics.median(stats.inference_ms):.2f} ms, decode {statistics.median(stats.decode_ms):.2f} ms")

@@ -9,7 +9,10 @@ import numpy as np
 
 from posenet_port._util.fileio import atomic_path, write_bytes_atomic
 from posenet_port.inference.decode import Pose
+from posenet_port.inference.tracking import pose_size
 from posenet_port.model.keypoints import NUM_KEYPOINTS, PART_NAMES, SKELETON_IDS
+
+POSE_SIZE_PER_UNIT = 100  # px of pose size (mean side of its box) per unit of line width: 2 px lines, 4 px discs
 
 # BGR colours, one per pose, cycled: distinct on photos, readable on grey.
 POSE_COLORS = (
@@ -24,14 +27,19 @@ def draw_poses(
     min_score: float = 0.5,
     colors: Sequence[tuple[int, int, int]] | None = None,
     weight: float = 1.0,
+    ids: Sequence[int] | None = None,
 ) -> np.ndarray:
     """A copy of the photo with each pose's skeleton and keypoints whose score reaches `min_score`, in
-    `colors[i]` (default: one colour per pose in order), lines `weight` times the usual width."""
-    canvas = image_bgr.copy()
-    scale = max(canvas.shape[:2]) / 640
-    thickness, radius = max(1, round(2 * scale * weight)), max(2, round(4 * scale * weight))
+    `colors[i]` (default: one colour per pose, by its track id when `ids` are given, which are also written
+    beside it), lines `weight` times the usual width. Lines and discs scale with the pose's size (capped by the
+    frame's): readable on a person 60 px tall and on one filling a 4K frame."""
+    canvas = np.ascontiguousarray(image_bgr).copy()
+    frame_scale = max(canvas.shape[:2]) / 640
     for index, pose in enumerate(poses):
-        color = colors[index] if colors is not None else POSE_COLORS[index % len(POSE_COLORS)]
+        key = ids[index] if ids is not None else index
+        color = colors[index] if colors is not None else POSE_COLORS[key % len(POSE_COLORS)]
+        scale = min(pose_size(pose, min_score) / POSE_SIZE_PER_UNIT, frame_scale)
+        thickness, radius = max(1, round(2 * scale * weight)), max(2, round(4 * scale * weight))
         points = [(round(k.x), round(k.y)) for k in pose.keypoints]
         visible = [k.score >= min_score for k in pose.keypoints]
         for a, b in SKELETON_IDS:
@@ -40,6 +48,11 @@ def draw_poses(
         for point, shown in zip(points, visible):
             if shown:
                 cv2.circle(canvas, point, radius, color, -1, cv2.LINE_AA)
+        shown = [point for point, is_shown in zip(points, visible) if is_shown]
+        if ids is not None and shown:  # the id above the pose's top-left corner
+            left, top = min(x for x, _ in shown), min(y for _, y in shown)
+            cv2.putText(canvas, str(ids[index]), (left, max(top - 2 * radius, 10)), cv2.FONT_HERSHEY_SIMPLEX,
+                        max(0.4, scale * 0.6), color, max(1, thickness // 2), cv2.LINE_AA)
     return canvas
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from posenet_port._util.fileio import AtomicOutput, check_not_sparse, check_regular_file, unique_name
 from posenet_port.errors import OutputError, PosenetPortError, check_interrupted, finishing, reading
-from posenet_port.inference.decode import Pose
+from posenet_port.inference.decode import Keypoint, Pose
 from posenet_port.inference.draw import draw_poses
 from posenet_port.inference.estimator import DecodeOptions, PoseEstimator, network_outputs
 from posenet_port.inference.preprocess import (
@@ -29,6 +29,7 @@ from posenet_port.inference.preprocess import (
     preprocess,
     read_bgr,
 )
+from posenet_port.inference.tracking import PoseStream, TrackedPose
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -159,10 +160,19 @@ class ImageFolderSource:
 
 @dataclass
 class FrameResult:
+    """A frame's poses as posenet decodes them, and (with a PoseStream) the same poses with track ids, smoothed;
+    `track_ms` is what tracking and smoothing took."""
+
     frame: Frame
     poses: list[Pose]
     inference_ms: float  # preprocessing and the network
     decode_ms: float
+    tracked: list[TrackedPose] | None = None
+    track_ms: float = 0.0
+
+    def records(self) -> list[dict]:
+        """The poses as written to a dump: with their track id and smoothed where tracked."""
+        return [p.to_dict() for p in (self.tracked if self.tracked is not None else self.poses)]
 
 
 @dataclass
@@ -171,24 +181,41 @@ class LoopStats:
     seconds: float = 0.0
     inference_ms: list[float] = field(default_factory=list)
     decode_ms: list[float] = field(default_factory=list)
+    track_ms: list[float] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
-def estimate_frame(estimator: PoseEstimator, frame: Frame, options: DecodeOptions) -> FrameResult:
+def estimate_frame(estimator: PoseEstimator, frame: Frame, options: DecodeOptions,
+                   stream: PoseStream | None = None) -> FrameResult:
     start = time.perf_counter()
     batch, box = preprocess(frame.image, estimator.input_size, estimator.stretch, color_order="bgr")
     outputs = network_outputs(estimator.runner(batch), box, estimator.output_stride)
     middle = time.perf_counter()
     poses = estimator.decode(outputs, options)
-    return FrameResult(frame, poses, (middle - start) * 1000, (time.perf_counter() - middle) * 1000)
+    decoded = time.perf_counter()
+    tracked = stream.update(poses, frame.timestamp) if stream is not None else None
+    return FrameResult(frame, poses, (middle - start) * 1000, (decoded - middle) * 1000, tracked,
+                       (time.perf_counter() - decoded) * 1000)
 
 
-def annotate(result: FrameResult, fps: float, min_score: float) -> np.ndarray:
-    """Poses, then a banner with frames per second and the time spent in inference and decoding."""
-    canvas = draw_poses(result.frame.image, result.poses, min_score)
+def mirrored(pose: Pose, width: int) -> Pose:
+    """The pose in the picture flipped left to right, its keypoints keeping their names."""
+    return Pose(pose.score, tuple(Keypoint(k.part, width - 1 - k.x, k.y, k.score) for k in pose.keypoints))
+
+
+def annotate(result: FrameResult, fps: float, min_score: float, mirror: bool = False) -> np.ndarray:
+    """Poses (coloured and labelled by track id when tracked), then a banner with frames per second and the time
+    spent in inference and decoding. `mirror`: the picture flipped left to right (a selfie view); the keypoints'
+    names stay the person's own, since the network saw the frame as the camera took it."""
+    image, poses, ids = result.frame.image, result.poses, None
+    if result.tracked is not None:
+        poses, ids = [t.pose for t in result.tracked], [t.track_id for t in result.tracked]
+    if mirror:
+        image, poses = image[:, ::-1], [mirrored(pose, image.shape[1]) for pose in poses]
+    canvas = draw_poses(image, poses, min_score, ids=ids)
     text = (f"{fps:5.1f} fps  inference {result.inference_ms:5.1f} ms  decode {result.decode_ms:4.1f} ms  "
             f"{len(result.poses)} poses")
     scale = max(canvas.shape[1] / 1280, 0.45)
@@ -294,7 +321,7 @@ class DumpSink:
             "frame": result.frame.index,
             "timestamp": round(result.frame.timestamp, 6),
             "name": result.frame.name,
-            "poses": [pose.to_dict() for pose in result.poses],
+            "poses": result.records(),
         }
         try:
             self.handle.write(json.dumps(record) + "\n")
@@ -361,10 +388,13 @@ def run_loop(
     sinks: Sequence[Sink],
     min_score: float = 0.5,
     max_frames: int | None = None,
+    *,
+    stream: PoseStream | None = None,
+    mirror: bool = False,
 ) -> LoopStats:
-    """Estimate every frame, annotate it when a sink shows or saves pictures, and hand it to the sinks; the
-    fps shown is a running average. Without such a sink nothing is drawn: beyond estimating, the loop
-    then costs reading the frame."""
+    """Estimate every frame (tracked and smoothed by `stream` if given), annotate it when a sink shows or saves
+    pictures (flipped if `mirror`), and hand it to the sinks; the fps shown is a running average. Without such a
+    sink nothing is drawn: beyond estimating, the loop then costs reading the frame."""
     if max_frames is not None and max_frames < 1:
         raise SourceError(f"max frames {max_frames}: must be at least 1 (None for no limit)")
     stats = LoopStats()
@@ -373,12 +403,13 @@ def run_loop(
     try:
         for frame in source.frames():
             check_interrupted()  # a camera never ends: a swallowed Ctrl-C must still stop it
-            result = estimate_frame(estimator, frame, options)
+            result = estimate_frame(estimator, frame, options, stream)
             stats.frames += 1
             stats.seconds = time.perf_counter() - start
             stats.inference_ms.append(result.inference_ms)
             stats.decode_ms.append(result.decode_ms)
-            annotated = annotate(result, stats.fps, min_score) if draws else None
+            stats.track_ms.append(result.track_ms)
+            annotated = annotate(result, stats.fps, min_score, mirror) if draws else None
             for sink in sinks:
                 sink.write(result, annotated)
             if any(getattr(sink, "quit", False) for sink in sinks) or stats.frames == max_frames:

@@ -28,3 +28,10 @@ SKELETON: tuple[tuple[str, str], ...] = (
     ("rightKnee", "rightAnkle"), ("leftShoulder", "rightShoulder"), ("leftHip", "rightHip"),
 )
 SKELETON_IDS: tuple[tuple[int, int], ...] = tuple((PART_IDS[a], PART_IDS[b]) for a, b in SKELETON)
+
+# COCO's per-keypoint falloff (the standard deviations of its annotators' clicks, relative to the person's size),
+# which Object Keypoint Similarity weighs distances by: the pose tracker's similarity (inference/tracking.py).
+OKS_SIGMAS: tuple[float, ...] = (
+    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087,
+    0.089, 0.089,
+)

@@ -60,7 +60,8 @@ def test_demo_on_a_video_writes_annotated_frames_and_poses(tmp_path, frozen_pb):
     pan_and_zoom_video(video)
     source_frames = read_frames(video)  # what the demo will decode, compression included
     out, dump = tmp_path / "annotated.mp4", tmp_path / "poses.jsonl"
-    result = run_demo("--video", video, "--model", frozen_pb, "--no-display", "--output", out, "--dump", dump)
+    result = run_demo("--video", video, "--model", frozen_pb, "--no-display", "--output", out, "--dump", dump,
+                      "--no-smooth")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "fps" in result.stdout
     annotated = read_frames(out)
@@ -72,6 +73,8 @@ def test_demo_on_a_video_writes_annotated_frames_and_poses(tmp_path, frozen_pb):
     for record, frame in zip(records, source_frames):
         expected = estimator.estimate_poses(frame, color_order="bgr")
         assert len(record["poses"]) == len(expected)
+        ids = [pose["id"] for pose in record["poses"]]
+        assert len(set(ids)) == len(ids)  # tracked: one id per person in a frame
         for pose, other in zip(record["poses"], expected):
             for k, j in zip(pose["keypoints"], other.keypoints):
                 assert abs(k["x"] - j.x) < 1e-3 and abs(k["y"] - j.y) < 1e-3

@@ -145,15 +145,18 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d")
     with tempfile.TemporaryDirectory(prefix="fuzz-campaign-") as scratch:
         # The random-mutation fuzzer on the second core while the atheris harnesses take turns on the first.
-        figures = Path(scratch) / "mutation.json"
-        mutation_run = subprocess.Popen(
-            [sys.executable, str(REPO / "tests" / "helpers" / "fuzzing.py"), "--cases", str(args.cases), "--first-seed",
-             str(random.SystemRandom().randrange(2**31)), "--json", str(figures)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-        runs = [run_harness(name, args.seconds, Path(scratch)) for name in (args.harness or HARNESSES)]
-        stderr = mutation_run.communicate()[1]
+        figures, log = Path(scratch) / "mutation.json", Path(scratch) / "mutation.log"
+        first_seed = random.SystemRandom().randrange(2**31)
+        print(f"random-mutation fuzzer: seeds from {first_seed} (log: {log})", flush=True)
+        with open(log, "w") as output:
+            mutation_run = subprocess.Popen(
+                [sys.executable, "-X", "faulthandler", str(REPO / "tests" / "helpers" / "fuzzing.py"), "--cases",
+                 str(args.cases), "--first-seed", str(first_seed), "--json", str(figures)],
+                stdout=output, stderr=subprocess.STDOUT)
+            runs = [run_harness(name, args.seconds, Path(scratch)) for name in (args.harness or HARNESSES)]
+            mutation_run.wait()
         if not figures.is_file():
-            raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{stderr[-3000:]}")
+            raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{log.read_text()[-3000:]}")
         mutation = json.loads(figures.read_text())
     load = server_load.run()
     lines = ["# Fuzzing the readers of outside files", "",

@@ -65,8 +65,10 @@ def dump_json(document: Any) -> str:
 def mutate_json(document: Any, rng: random.Random) -> str:
     """Apply one random mutation to a model.json document in place; returns what was done."""
     kind = rng.choice(["delete", "replace", "shape", "dtype", "quantization", "rename", "nest"])
-    weights = [w for group in document.get("weightsManifest", []) if isinstance(group, dict)
-               for w in group.get("weights", []) if isinstance(w, dict)] if isinstance(document, dict) else []
+    manifest = document.get("weightsManifest") if isinstance(document, dict) else None
+    groups = [g for g in manifest if isinstance(g, dict)] if isinstance(manifest, list) else []  # earlier mutations
+    weights = [w for group in groups if isinstance(group.get("weights"), list) for w in group["weights"]
+               if isinstance(w, dict)]
     if kind in ("shape", "dtype", "quantization") and weights:
         spec = rng.choice(weights)
         if kind == "shape":
@@ -546,6 +548,8 @@ def long_run(cases: int, first_seed: int = 0) -> dict:
         for kind in READERS:
             start, counts = time.perf_counter(), collections.Counter()
             for seed in range(first_seed, first_seed + cases):
+                if (seed - first_seed) % 1000 == 0:
+                    print(f"{kind}: seed {seed}", flush=True)  # a crash of a native reader ends the run: from here
                 outcome, what = fuzz_one(kind, sources, work, seed)
                 counts["other" if outcome.startswith("OTHER") else outcome] += 1
                 if outcome.startswith("OTHER"):
