@@ -84,6 +84,7 @@ class CaptureSource:
     def __init__(self, device: int | Path, max_pixels: int = MAX_PIXELS) -> None:
         self.device = device
         if not isinstance(device, int):
+            opencv_video_path(device)  # a name OpenCV cannot take is said first: renaming is the fix either way
             check_regular_file(Path(device), SourceError, "video")  # a FIFO would block the reader for ever
             check_not_sparse(Path(device), SourceError, "video")
             if is_photo(device):
