@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Protocol
 
 from posenet_port.errors import ModelFileError, reading
-from posenet_port.formats.probe import probe
+from posenet_port.formats.probe import probe, vouch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,7 +105,9 @@ class Format:
     def open(self, path: str | Path, threads: int = 2, spec: ModelSpec | None = None, trusted: bool = False) -> Runner:
         """A runner for the model file; one from outside (not `trusted`: rebuild's own, just checked) is first
         read in a child process where its format's native reader can crash (`probe`)."""
-        if self.probe and not trusted:
+        if self.probe and trusted:
+            vouch(Path(path))
+        elif self.probe:
             probe(Path(path), self.name, self.title)
         with reading(path, f"not a loadable {self.title} model", ModelFileError):
             return importlib.import_module(self.runner).open_runner(Path(path), threads, spec)

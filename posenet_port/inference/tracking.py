@@ -7,7 +7,7 @@ shift). This is a layer on top of the exact per-frame poses, built as tfjs-model
 - `PoseTracker` links each new pose to a track by greedy assignment on a similarity: Object Keypoint Similarity
   (COCO's per-keypoint falloff, keypoints from a score of 0.3, at least 4 of them) or the IoU of the keypoints'
   bounding boxes. A pose that matches no track starts one; a track unseen for `max_age_s` of the video's time ends.
-- `PoseSmoother` runs a One Euro filter (Casiez et al. 2012; MediaPipe's form) on every coordinate and score of
+- `PoseSmoother` runs a One Euro filter (Casiez et al. 2012) on every coordinate and score of
   each track: the cutoff rises with the filtered speed, so a still person stops shaking and a moving one is not
   dragged behind. Coordinates are filtered in units of the pose's size, so the settings do not depend on the
   picture's resolution, and the filter follows the frames' own timestamps.
@@ -32,7 +32,7 @@ TRACKERS = ("keypoints", "boxes")
 class TrackerOptions:
     """How poses are linked to tracks. `method`: "keypoints" (OKS) or "boxes" (IoU of the keypoints' boxes);
     `min_similarity`: below it a pose starts a new track (tfjs uses 0.2; on vtest.avi's first 300 frames 0.1 left
-    33 tracks where 0.2 left 40, the long ones the same); keypoints count from `keypoint_score`,
+    32 tracks where 0.2 left 37); keypoints count from `keypoint_score`,
     and OKS needs `min_keypoints` of them in both; tracks end after `max_age_s` unseen, at most `max_tracks` kept."""
 
     method: str = "keypoints"
@@ -56,7 +56,7 @@ class SmoothingOptions:
     `beta` how fast the cutoff rises with speed (in pose sizes per second: higher, less lag), `derivative_cutoff`
     (Hz) smooths the speed estimate itself. The defaults, measured on still photos of people with one-pixel camera
     shake and on vtest.avi's walkers at 10 fps: the median frame-to-frame motion of a still keypoint falls to a
-    third (9.1 to 2.9 px), and smoothed keypoints trail walking people by under half a frame (a first
+    third (8.9 to 2.7 px), and smoothed keypoints trail walking people by under half a frame (a first
     measurement; issue 27)."""
 
     enabled: bool = True
@@ -98,7 +98,7 @@ def keypoint_similarity(pose: Pose, track: Pose, options: TrackerOptions) -> flo
     """OKS between a new pose and a track's (predicted) pose, over keypoints confident in both; 0 below
     `min_keypoints` shared keypoints. The scale is the square of the longer side of the track's box, not the box's
     area as in tfjs: a walker seen from the side is a thin box, and with the area its OKS fell under the threshold
-    between two frames (vtest.avi, first 300 frames: 164 tracks with the area, 40 with the side). Pixels cancel:
+    between two frames (vtest.avi, first 300 frames, similarity 0.2: 144 tracks with the area, 37 with the side). Pixels cancel:
     the same at any resolution."""
     points = confident_points(track, options.keypoint_score)
     area = float(np.ptp(points, axis=0).max()) ** 2 + 1e-6 if len(points) else 1e-6
@@ -169,8 +169,8 @@ class PoseTracker:
                         for p, pose in enumerate(poses) for t, guess in enumerate(predicted)), reverse=True)
         ids: list[int | None] = [None] * len(poses)
         taken: set[int] = set()
-        for score, p, t in pairs:  # greedy: the most similar pair first
-            if score < self.options.min_similarity:
+        for similar, p, t in pairs:  # greedy: the most similar pair first
+            if similar < self.options.min_similarity:
                 break
             if ids[p] is None and t not in taken:
                 ids[p], taken = self.tracks[t].track_id, taken | {t}
