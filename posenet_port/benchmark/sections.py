@@ -1,6 +1,7 @@
 """The benchmark's sections: network latency of every format, decoding, the demo loop, and rebuild."""
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -110,10 +111,10 @@ MEMORY_LOOP = "loop without output over frames already in memory (estimate only)
 
 
 class _FramesInMemory:
-    """The video's frames, read once: the loop without reading, to show what the loop itself costs."""
+    """A video's frames, read once: the loop without reading, to show what the loop itself costs."""
 
-    def __init__(self, frames: list) -> None:
-        self.fps, self.list = 30.0, frames
+    def __init__(self, frames: list, fps: float = 30.0) -> None:
+        self.fps, self.list = fps, frames
 
     def frames(self):
         yield from self.list
@@ -412,8 +413,69 @@ def bench_rebuild(runs: int) -> Section:
     return section
 
 
+def bench_video(runs: int) -> Section:
+    """Tracking and smoothing at the default settings (issue 27): jitter on still photos of people shaken by one
+    pixel, lag and identity on vtest.avi's walkers, and what they cost per frame. The smoothing defaults were
+    chosen on the tuning photos and vtest.avi's first half; the headline figures are on the validation photos and
+    its second half. The contact sheet of vtest.avi's tracks goes to docs/tracks_vtest.jpg."""
+    from posenet_port._util.resources import resource
+    from posenet_port.benchmark import video
+    from posenet_port.inference.decode import DecodeOptions
+    from posenet_port.inference.draw import write_image
+    from posenet_port.inference.estimator import PoseEstimator
+    from posenet_port.inference.stream import CaptureSource, run_loop
+    from posenet_port.inference.tracking import PoseStream, SmoothingOptions
+    from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
+
+    if not video.VTEST.is_file():
+        raise FileNotFoundError(f"{video.VTEST} is missing: the video benchmark runs in a checkout of the repository, "
+                                "which holds it (videos/README.md)")
+    smoothing = SmoothingOptions()
+    walk_fps = CaptureSource(video.VTEST).fps
+    print(f"  {video.VTEST.name} at {video.VTEST_INPUT_SIZE} ...", flush=True)
+    walker_estimator = PoseEstimator(input_size=video.VTEST_INPUT_SIZE)
+    frame_ms: list[float] = []
+    walk = video.clip_poses(video.VTEST.name, video.video_frames(video.VTEST), walk_fps,
+                            lambda image: walker_estimator.estimate_poses(image, color_order="bgr"), frame_ms)
+    tracked, stream_ms = video.run_stream(walk, PoseStream())
+    print(f"  shake clips of {len(TUNING_PEOPLE) + len(VALIDATION_PEOPLE)} photos ...", flush=True)
+    estimator = PoseEstimator()
+    shake = {name: video.shake_clip(PEOPLE / f"{name}.jpg", lambda image: estimator.estimate_poses(image, color_order="bgr"))
+             for name in TUNING_PEOPLE + VALIDATION_PEOPLE}
+    jitter = {(photos, fps): video.jitter([video.retimed(shake[name], fps) for name in names])
+              for photos, names in (("validation", VALIDATION_PEOPLE), ("tuning", TUNING_PEOPLE))
+              for fps in (video.SHAKE_FPS, walk_fps)}
+    halves = video.split(walk, len(walk.poses) // 2)
+    lags = [video.lag(video.run_stream(part, PoseStream())[0], walk_fps) for part in halves]
+    identity = video.identity(tracked, walk_fps)
+    switches = video.suspected_switches(tracked, walk_fps)
+    sheet = write_image(resource("docs") / "tracks_vtest.jpg", video.contact_sheet(video.VTEST, tracked, walk_fps))
+    print("  the demo loop with and without tracking ...", flush=True)
+    loop_frames = _FramesInMemory(list(itertools.islice(CaptureSource(video.VTEST).frames(), max(runs // 2, 50))),
+                                  walk_fps)
+    streams = {"without tracking": lambda: None, "tracked and smoothed": PoseStream}
+    rounds = {label: [] for label in streams}
+    for _ in range(5):  # interleaved, so that a machine that speeds up or slows down weighs on both alike
+        for label, make in streams.items():
+            rounds[label].append(run_loop(loop_frames, walker_estimator, DecodeOptions(), [], stream=make()).fps)
+    loop_fps = {label: statistics.median(fps) for label, fps in rounds.items()}
+
+    section = Section(f"Tracking and smoothing: {walk.name} ({len(walk.poses)} frames, {walk_fps:.0f} fps, input "
+                      f"{video.VTEST_INPUT_SIZE}) and still photos of people shaken by one pixel (input 257)")
+    section.timings = [
+        measure_stats(f"estimating a frame of {walk.name} (preprocess, network, decode)", frame_ms),
+        measure_stats("tracking and smoothing a frame (PoseStream.update)", stream_ms),
+        *(Timing(f"demo loop over frames in memory, {label}, per frame ({loop_fps[label]:.1f} fps)",
+                 1000 / loop_fps[label], 1000 / max(fps), 1000 / min(fps), len(fps)) for label, fps in rounds.items()),
+    ]
+    cost = statistics.median(stream_ms) / (statistics.median(frame_ms) + statistics.median(stream_ms))
+    section.notes = video.notes(jitter, lags, identity, switches, cost, loop_fps, smoothing, sheet)
+    return section
+
+
 SECTIONS: dict[str, Callable[[int], Section]] = {
     "latency": bench_latency, "decode": bench_decode, "demo": bench_demo, "rebuild": bench_rebuild,
+    "video": bench_video,
 }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from posenet_port.errors import ConfigError
 from posenet_port.inference.decode import Keypoint, Pose
-from posenet_port.model.keypoints import OKS_SIGMAS
+from posenet_port.model.keypoints import NUM_KEYPOINTS, OKS_SIGMAS
 
 TRACKERS = ("keypoints", "boxes")
 
@@ -31,8 +31,8 @@ TRACKERS = ("keypoints", "boxes")
 @dataclass(frozen=True, kw_only=True)
 class TrackerOptions:
     """How poses are linked to tracks. `method`: "keypoints" (OKS) or "boxes" (IoU of the keypoints' boxes);
-    `min_similarity`: below it a pose starts a new track (tfjs uses 0.2; on vtest.avi's first 300 frames 0.1 left
-    32 tracks where 0.2 left 37); keypoints count from `keypoint_score`,
+    `min_similarity`: below it a pose starts a new track (tfjs uses 0.2; on the whole of vtest.avi 0.1 left 104
+    tracks where 0.2 left 129, and 0.5 left 327; the boxes 186 at 0.1); keypoints count from `keypoint_score`,
     and OKS needs `min_keypoints` of them in both; tracks end after `max_age_s` unseen, at most `max_tracks` kept."""
 
     method: str = "keypoints"
@@ -54,15 +54,15 @@ class TrackerOptions:
 class SmoothingOptions:
     """The One Euro filter: `min_cutoff` (Hz) is how much a still keypoint is smoothed (lower: steadier),
     `beta` how fast the cutoff rises with speed (in pose sizes per second: higher, less lag), `derivative_cutoff`
-    (Hz) smooths the speed estimate itself. The defaults, measured on still photos of people with one-pixel camera
-    shake and on vtest.avi's walkers at 10 fps: the median frame-to-frame motion of a still keypoint falls to a
-    third (8.9 to 2.7 px), and smoothed keypoints trail walking people by under half a frame (a first
-    measurement; issue 27)."""
+    (Hz) smooths the speed estimate itself. The defaults were chosen on shake clips of the tuning photos and the
+    first half of vtest.avi (a grid over the three), as the steadiest setting whose walkers trail by under a frame;
+    `python -m posenet_port.bench --sections video` measures them on the validation photos and the second half
+    (BENCHMARKS.md: jitter RMS to 0.22 of raw at 30 fps, walkers 0.75 frames behind)."""
 
     enabled: bool = True
-    min_cutoff: float = 0.3
-    beta: float = 2.0
-    derivative_cutoff: float = 1.0
+    min_cutoff: float = 0.2
+    beta: float = 0.5
+    derivative_cutoff: float = 0.5
 
     def __post_init__(self) -> None:
         if not (self.min_cutoff > 0 and self.beta >= 0 and self.derivative_cutoff > 0):
@@ -82,71 +82,92 @@ class TrackedPose:
         return {"id": self.track_id, **self.pose.to_dict()}
 
 
+def as_array(pose: Pose) -> np.ndarray:
+    """[17, 3]: x, y, score of each keypoint."""
+    return np.array([(k.x, k.y, k.score) for k in pose.keypoints], np.float64)
+
+
+def as_arrays(poses: Sequence[Pose]) -> np.ndarray:
+    """[P, 17, 3]: as_array of each pose, in one step."""
+    points = np.array([[(k.x, k.y, k.score) for k in pose.keypoints] for pose in poses], np.float64)
+    return points.reshape(len(poses), NUM_KEYPOINTS, 3)
+
+
 def confident_points(pose: Pose, min_score: float) -> np.ndarray:
     """[N, 2] (x, y) of the keypoints scoring at least `min_score`."""
-    return np.array([(k.x, k.y) for k in pose.keypoints if k.score >= min_score], np.float64).reshape(-1, 2)
+    points = as_array(pose)
+    return points[points[:, 2] >= min_score, :2]
 
 
-def box_area(points: np.ndarray) -> float:
-    if len(points) == 0:
-        return 0.0
-    width, height = points.max(axis=0) - points.min(axis=0)
-    return float(width * height)
+def _extents(points: np.ndarray, confident: np.ndarray) -> np.ndarray:
+    """[N, 2]: width and height of the box around each pose's confident keypoints (0 where it has none), and
+    [N, 2, 2] the boxes' (min, max) corners. `points` [N, 17, 3], `confident` [N, 17]."""
+    xy = points[..., :2]
+    low = np.where(confident[..., None], xy, np.inf).min(axis=1)
+    high = np.where(confident[..., None], xy, -np.inf).max(axis=1)
+    some = confident.any(axis=1)[:, None]
+    return np.where(some, high - low, 0.0), np.stack([np.where(some, low, 0.0), np.where(some, high, 0.0)], axis=1)
+
+
+def keypoint_similarities(new: np.ndarray, old: np.ndarray, options: TrackerOptions) -> np.ndarray:
+    """[P, T] OKS between new poses [P, 17, 3] and tracks' (predicted) poses [T, 17, 3], over keypoints confident in
+    both; 0 below `min_keypoints` shared keypoints. The scale is the square of the longer side of the track's box,
+    not the box's area as in tfjs: a walker seen from the side is a thin box, and with the area its OKS fell under
+    the threshold between two frames (vtest.avi, first 300 frames, similarity 0.2: 144 tracks with the area, 37
+    with the side). Pixels cancel: the same at any resolution."""
+    score = options.keypoint_score
+    area = _extents(old, old[..., 2] >= score)[0].max(axis=1) ** 2 + 1e-6  # [T]
+    shared = (new[:, None, :, 2] >= score) & (old[None, :, :, 2] >= score)  # [P, T, 17]
+    distance2 = ((new[:, None, :, :2] - old[None, :, :, :2]) ** 2).sum(axis=-1)
+    falloff = 2 * area[None, :, None] * (2 * np.asarray(OKS_SIGMAS)) ** 2
+    count = shared.sum(axis=-1)
+    total = np.where(shared, np.exp(-distance2 / falloff), 0.0).sum(axis=-1)
+    return np.where(count >= options.min_keypoints, total / np.maximum(count, 1), 0.0)
+
+
+def box_similarities(new: np.ndarray, old: np.ndarray, options: TrackerOptions) -> np.ndarray:
+    """[P, T] IoU of the boxes around the confident keypoints of each."""
+    (new_size, new_box), (old_size, old_box) = (_extents(p, p[..., 2] >= options.keypoint_score) for p in (new, old))
+    low = np.maximum(new_box[:, None, 0], old_box[None, :, 0])
+    high = np.minimum(new_box[:, None, 1], old_box[None, :, 1])
+    overlap = np.clip(high - low, 0, None).prod(axis=-1)
+    union = new_size.prod(axis=-1)[:, None] + old_size.prod(axis=-1)[None, :] - overlap
+    some = (new[..., 2] >= options.keypoint_score).any(axis=1)[:, None] & (old[..., 2] >= options.keypoint_score).any(axis=1)[None, :]
+    return np.where(some & (union > 0), overlap / np.where(union > 0, union, 1.0), 0.0)
 
 
 def keypoint_similarity(pose: Pose, track: Pose, options: TrackerOptions) -> float:
-    """OKS between a new pose and a track's (predicted) pose, over keypoints confident in both; 0 below
-    `min_keypoints` shared keypoints. The scale is the square of the longer side of the track's box, not the box's
-    area as in tfjs: a walker seen from the side is a thin box, and with the area its OKS fell under the threshold
-    between two frames (vtest.avi, first 300 frames, similarity 0.2: 144 tracks with the area, 37 with the side). Pixels cancel:
-    the same at any resolution."""
-    points = confident_points(track, options.keypoint_score)
-    area = float(np.ptp(points, axis=0).max()) ** 2 + 1e-6 if len(points) else 1e-6
-    total, shared = 0.0, 0
-    for new, old, sigma in zip(pose.keypoints, track.keypoints, OKS_SIGMAS):
-        if new.score < options.keypoint_score or old.score < options.keypoint_score:
-            continue
-        shared += 1
-        total += math.exp(-((new.x - old.x) ** 2 + (new.y - old.y) ** 2) / (2 * area * (2 * sigma) ** 2))
-    return total / shared if shared >= options.min_keypoints else 0.0
+    """OKS between one pose and one track's pose (see keypoint_similarities)."""
+    return float(keypoint_similarities(as_array(pose)[None], as_array(track)[None], options)[0, 0])
 
 
-def box_similarity(pose: Pose, track: Pose, options: TrackerOptions) -> float:
-    """IoU of the boxes around the confident keypoints of each."""
-    a, b = confident_points(pose, options.keypoint_score), confident_points(track, options.keypoint_score)
-    if len(a) == 0 or len(b) == 0:
-        return 0.0
-    low, high = np.maximum(a.min(axis=0), b.min(axis=0)), np.minimum(a.max(axis=0), b.max(axis=0))
-    overlap = float(np.prod(np.clip(high - low, 0, None)))
-    union = box_area(a) + box_area(b) - overlap
-    return overlap / union if union > 0 else 0.0
-
-
-SIMILARITIES: dict[str, Callable[[Pose, Pose, TrackerOptions], float]] = {
-    "keypoints": keypoint_similarity, "boxes": box_similarity}
+SIMILARITIES: dict[str, Callable[[np.ndarray, np.ndarray, TrackerOptions], np.ndarray]] = {
+    "keypoints": keypoint_similarities, "boxes": box_similarities}
 
 
 @dataclass
 class Track:
-    """A person's last pose, when it was seen, and how fast its centre moved (px/s), to predict where it is now."""
+    """A person's last pose ([17, 3] x, y, score), when it was seen, and how fast its centre moved (px/s), to
+    predict where it is now."""
 
     track_id: int
-    pose: Pose
+    points: np.ndarray
     last_seen: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
-    def predicted(self, timestamp: float) -> Pose:
+    def predicted(self, timestamp: float) -> np.ndarray:
         """The last pose moved on at the track's speed: a walker 90 px tall crosses 10 px between two frames at
         10 fps, enough to fall below the similarity threshold if compared where it was."""
-        dx, dy = self.velocity * (timestamp - self.last_seen)
-        return Pose(self.pose.score, tuple(Keypoint(k.part, k.x + dx, k.y + dy, k.score) for k in self.pose.keypoints))
+        moved = self.points.copy()
+        moved[:, :2] += self.velocity * (timestamp - self.last_seen)
+        return moved
 
-    def follow(self, pose: Pose, timestamp: float, min_score: float) -> None:
-        old, new = confident_points(self.pose, min_score), confident_points(pose, min_score)
+    def follow(self, points: np.ndarray, timestamp: float, min_score: float) -> None:
+        old, new = (p[p[:, 2] >= min_score, :2] for p in (self.points, points))
         if len(old) and len(new) and timestamp > self.last_seen:
-            measured = (new.mean(axis=0) - old.mean(axis=0)) / (timestamp - self.last_seen)
+            measured = (new.sum(axis=0) / len(new) - old.sum(axis=0) / len(old)) / (timestamp - self.last_seen)
             self.velocity = VELOCITY_BLEND * measured + (1 - VELOCITY_BLEND) * self.velocity
-        self.pose, self.last_seen = pose, timestamp
+        self.points, self.last_seen = points, timestamp
 
 
 VELOCITY_BLEND = 0.5  # each new measurement's share in the track's speed: steady, yet turns within a few frames
@@ -162,23 +183,28 @@ class PoseTracker:
 
     def update(self, poses: Sequence[Pose], timestamp: float) -> list[int]:
         """The track id of each pose of the frame at `timestamp` (seconds), in the poses' order."""
-        similarity, score = SIMILARITIES[self.options.method], self.options.keypoint_score
+        return self.update_points(as_arrays(poses), timestamp)
+
+    def update_points(self, new: np.ndarray, timestamp: float) -> list[int]:
+        """update() for the poses' keypoints as [P, 17, 3] x, y, score."""
+        poses = range(len(new))
         self._drop_stale(timestamp)  # a person away longer than max_age_s is not matched again
-        predicted = [track.predicted(timestamp) for track in self.tracks]
-        pairs = sorted(((similarity(pose, guess, self.options), p, t)
-                        for p, pose in enumerate(poses) for t, guess in enumerate(predicted)), reverse=True)
+        predicted = np.array([t.predicted(timestamp) for t in self.tracks]).reshape(len(self.tracks), NUM_KEYPOINTS, 3)
+        similarity = SIMILARITIES[self.options.method](new, predicted, self.options)
+        # Greedy, the most similar pair first; ties go to the later pose, then the later track (as the page does).
+        order = sorted(((float(similarity[p, t]), p, t) for p in poses for t in range(len(self.tracks))), reverse=True)
         ids: list[int | None] = [None] * len(poses)
         taken: set[int] = set()
-        for similar, p, t in pairs:  # greedy: the most similar pair first
+        for similar, p, t in order:
             if similar < self.options.min_similarity:
                 break
             if ids[p] is None and t not in taken:
                 ids[p], taken = self.tracks[t].track_id, taken | {t}
-                self.tracks[t].follow(poses[p], timestamp, score)
-        for p, pose in enumerate(poses):
+                self.tracks[t].follow(new[p], timestamp, self.options.keypoint_score)
+        for p in poses:
             if ids[p] is None:
                 ids[p] = self.next_id
-                self.tracks.append(Track(self.next_id, pose, timestamp))
+                self.tracks.append(Track(self.next_id, new[p], timestamp))
                 self.next_id += 1
         self._drop_stale(timestamp)
         return [int(i) for i in ids]
@@ -221,11 +247,16 @@ class OneEuroFilter:
 
 def pose_size(pose: Pose, min_score: float = 0.3) -> float:
     """The pose's size in pixels: the mean side of its confident keypoints' box (all keypoints if too few)."""
-    points = confident_points(pose, min_score)
-    if len(points) < 2:
-        points = confident_points(pose, 0.0)
-    extent = points.max(axis=0) - points.min(axis=0)
-    return max(float(extent.mean()), 1.0)
+    return points_size(as_array(pose), min_score)
+
+
+def points_size(points: np.ndarray, min_score: float = 0.3) -> float:
+    """pose_size of a pose's [17, 3] x, y, score."""
+    confident = points[points[:, 2] >= min_score, :2]
+    if len(confident) < 2:
+        confident = points[:, :2]
+    extent = confident.max(axis=0) - confident.min(axis=0)
+    return max(float(extent[0] + extent[1]) / 2, 1.0)
 
 
 @dataclass
@@ -236,15 +267,16 @@ class PoseSmoother:
     options: SmoothingOptions = field(default_factory=SmoothingOptions)
     filters: dict[int, OneEuroFilter] = field(default_factory=dict)
 
-    def smooth(self, track_id: int, pose: Pose, timestamp: float) -> Pose:
+    def smooth(self, track_id: int, pose: Pose, timestamp: float, points: np.ndarray | None = None) -> Pose:
+        """The track's pose at `timestamp` smoothed; `points`: the pose's as_array, if already made."""
         if not self.options.enabled:
             return pose
-        values = np.array([(k.x, k.y, k.score) for k in pose.keypoints], np.float64)
-        scale = np.array([pose_size(pose), pose_size(pose), 1.0])
+        values = as_array(pose) if points is None else points
+        size = points_size(values)
+        scale = np.array([size, size, 1.0])
         smoothed = self.filters.setdefault(track_id, OneEuroFilter(self.options))(values, timestamp, scale)
-        keypoints = tuple(Keypoint(k.part, float(x), float(y), float(score))
-                          for k, (x, y, score) in zip(pose.keypoints, smoothed))
-        return Pose(pose.score, keypoints)
+        xs, ys, scores = smoothed.T.tolist()
+        return Pose(pose.score, tuple(map(Keypoint, (k.part for k in pose.keypoints), xs, ys, scores)))
 
     def keep_only(self, track_ids: set[int]) -> None:
         """Forget the filters of tracks that ended."""
@@ -264,6 +296,8 @@ class PoseStream:
         return cls(PoseTracker(tracking or TrackerOptions()), PoseSmoother(smoothing or SmoothingOptions()))
 
     def update(self, poses: Sequence[Pose], timestamp: float) -> list[TrackedPose]:
-        ids = self.tracker.update(poses, timestamp)
+        points = as_arrays(poses)
+        ids = self.tracker.update_points(points, timestamp)
         self.smoother.keep_only({t.track_id for t in self.tracker.tracks})
-        return [TrackedPose(i, self.smoother.smooth(i, pose, timestamp), pose) for i, pose in zip(ids, poses)]
+        return [TrackedPose(i, self.smoother.smooth(i, pose, timestamp, values), pose)
+                for i, pose, values in zip(ids, poses, points)]

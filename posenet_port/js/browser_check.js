@@ -1,9 +1,10 @@
 // Drives Debian's chromium (headless, via playwright-core) through the posenet_port page: open it with a model,
-// optionally upload a photo, wait for the poses or the page's own error, take a screenshot.
+// optionally upload a photo or run the frames of a clip through the camera's path (track ids, smoothing), wait
+// for the poses or the page's own error, take a screenshot.
 //
 // Usage: node browser_check.js REQUEST.json
-//   {url, photo?, screenshot?, outFile, chromium: "/usr/bin/chromium", timeoutMs}
-// Writes outFile = {modelReady, modelError, errorText, statusText, poses, backend, settings}
+//   {url, photo?, frames?: [{path, timestamp}], screenshot?, outFile, chromium: "/usr/bin/chromium", timeoutMs}
+// Writes outFile = {modelReady, modelError, errorText, statusText, poses, backend, settings, clip?, tracking}
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -29,6 +30,12 @@ async function main() {
       await page.setInputFiles('#photo', request.photo);
       await page.waitForFunction(() => window.lastPoses !== undefined, null, { timeout: request.timeoutMs });
     }
+    let clip = null;
+    if (request.frames && (await page.evaluate(() => window.modelReady))) {
+      const frames = request.frames.map(({ path: file, timestamp }) => ({
+        url: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`, timestamp }));
+      clip = await page.evaluate((frames) => window.trackFrames(frames), frames);
+    }
     const result = await page.evaluate(() => ({
       modelReady: window.modelReady === true,
       modelError: window.modelError || null,
@@ -37,7 +44,10 @@ async function main() {
       poses: window.lastPoses || null,
       backend: window.tf ? tf.getBackend() : null,
       settings: window.modelSettings || null,
+      tracking: { trackOption: document.getElementById('track').checked, tracker: poseTracking.TRACKER_DEFAULTS,
+        smoothing: poseTracking.SMOOTHING_DEFAULTS },
     }));
+    result.clip = clip;
     if (request.screenshot) await page.screenshot({ path: request.screenshot, fullPage: true });
     fs.writeFileSync(request.outFile, JSON.stringify(result));
   } finally {

@@ -8,16 +8,22 @@ const SKELETON = [
   ['rightElbow', 'rightWrist'], ['rightHip', 'rightKnee'], ['rightKnee', 'rightAnkle'],
   ['leftShoulder', 'rightShoulder'], ['leftHip', 'rightHip'],
 ];
-const COLORS = ['#ff8000', '#00c8ff', '#3cdc3c', '#ff00c8', '#005aff', '#c8c800', '#a050ff', '#00ffa0'];
+// The demo's colours (inference/draw.py POSE_COLORS, there in BGR), one per track id or per pose.
+const COLORS = ['#0080ff', '#ffc800', '#3cdc3c', '#c800ff', '#ff5a00', '#00c8c8', '#ff50a0', '#a0ff00', '#ffffff',
+  '#ffa050'];
 const MIN_SCORE = 0.5;
+const POSE_SIZE_PER_UNIT = 100;  // as inference/draw.py: px of pose size per unit of line width
+// posenet's multi-pose settings, the same as the Python tools' defaults (DecodeOptions).
+const DECODE = { flipHorizontal: false, maxDetections: 10, scoreThreshold: 0.5, nmsRadius: 20 };
 const page = {
   model: document.getElementById('model'), photo: document.getElementById('photo'),
-  camera: document.getElementById('camera'), status: document.getElementById('status'),
-  error: document.getElementById('error'), canvas: document.getElementById('canvas'),
-  poses: document.getElementById('poses'),
+  camera: document.getElementById('camera'), track: document.getElementById('track'),
+  status: document.getElementById('status'), error: document.getElementById('error'),
+  canvas: document.getElementById('canvas'), poses: document.getElementById('poses'),
 };
 let net = null;
 let video = null;
+let stream = new poseTracking.PoseStream();  // track ids and smoothing across the camera's frames
 let specs = {};  // model name -> posenet.load settings from the build's manifest (served as /models/index.json)
 
 function showError(message) {
@@ -63,15 +69,28 @@ async function loadModel(name) {
   }
 }
 
-function draw(source, poses) {
+function poseSize(pose) {
+  const shown = pose.keypoints.filter((k) => k.score >= MIN_SCORE);
+  const points = shown.length >= 2 ? shown : pose.keypoints;
+  const xs = points.map((k) => k.position.x);
+  const ys = points.map((k) => k.position.y);
+  return Math.max((Math.max(...xs) - Math.min(...xs) + Math.max(...ys) - Math.min(...ys)) / 2, 1);
+}
+
+// Lines and discs scale with the pose (capped by the frame), as the demo draws them; tracked poses are coloured
+// and labelled by their track id.
+function draw(source, poses, ids) {
   const context = page.canvas.getContext('2d');
   page.canvas.width = source.width || source.videoWidth;
   page.canvas.height = source.height || source.videoHeight;
   context.drawImage(source, 0, 0, page.canvas.width, page.canvas.height);
-  const radius = Math.max(3, page.canvas.width / 160);
+  const frameScale = Math.max(page.canvas.width, page.canvas.height) / 640;
   poses.forEach((pose, index) => {
-    context.strokeStyle = context.fillStyle = COLORS[index % COLORS.length];
-    context.lineWidth = radius / 1.5;
+    const key = ids ? ids[index] : index;
+    const scale = Math.min(poseSize(pose) / POSE_SIZE_PER_UNIT, frameScale);
+    const radius = Math.max(2, Math.round(4 * scale));
+    context.strokeStyle = context.fillStyle = COLORS[key % COLORS.length];
+    context.lineWidth = Math.max(1, Math.round(2 * scale));
     const byPart = Object.fromEntries(pose.keypoints.map((k) => [k.part, k]));
     for (const [a, b] of SKELETON) {
       if (byPart[a].score >= MIN_SCORE && byPart[b].score >= MIN_SCORE) {
@@ -81,33 +100,61 @@ function draw(source, poses) {
         context.stroke();
       }
     }
-    for (const k of pose.keypoints.filter((k) => k.score >= MIN_SCORE)) {
+    const shown = pose.keypoints.filter((k) => k.score >= MIN_SCORE);
+    for (const k of shown) {
       context.beginPath();
       context.arc(k.position.x, k.position.y, radius, 0, 2 * Math.PI);
       context.fill();
     }
+    if (ids && shown.length) {
+      context.font = `${Math.max(12, Math.round(14 * scale))}px sans-serif`;
+      context.fillText(String(ids[index]), Math.min(...shown.map((k) => k.position.x)),
+        Math.max(Math.min(...shown.map((k) => k.position.y)) - 2 * radius, 12));
+    }
   });
 }
 
-async function estimate(source) {
+// One frame: posenet's poses, then (for frames of a video with their `timestamp` in seconds, and tracking on)
+// track ids and smoothed keypoints. A photo alone is never tracked.
+async function estimate(source, timestamp = null) {
   if (!net) return;
   const start = performance.now();
-  const poses = await net.estimateMultiplePoses(source, { flipHorizontal: false, maxDetections: 10,
-    scoreThreshold: 0.5, nmsRadius: 20 });
+  const poses = await net.estimateMultiplePoses(source, DECODE);
+  const tracked = timestamp !== null && page.track.checked ? stream.update(poses, timestamp) : null;
   const milliseconds = performance.now() - start;
-  draw(source, poses);
+  draw(source, tracked ? tracked.map((t) => t.pose) : poses, tracked ? tracked.map((t) => t.id) : null);
   window.lastPoses = poses;
-  page.poses.textContent = JSON.stringify(poses);
+  window.lastTracked = tracked;
+  page.poses.textContent = JSON.stringify(tracked || poses);
   page.status.textContent = `${page.model.value}: ${poses.length} poses in ${milliseconds.toFixed(1)} ms ` +
-    `(backend ${tf.getBackend()})`;
+    `(backend ${tf.getBackend()})${tracked ? ', tracked and smoothed' : ''}`;
 }
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error(`cannot decode ${url.slice(0, 40)}`));
+    image.src = url;
+  });
+}
+
+// Frames of a clip (image URLs with their timestamps in seconds) through the camera's path, from a fresh stream:
+// what the Chromium test compares with the Python stream. Returns each frame's poses and tracked poses.
+window.trackFrames = async (frames) => {
+  stream = new poseTracking.PoseStream();
+  const results = [];
+  for (const { url, timestamp } of frames) {
+    await estimate(await loadImage(url), timestamp);
+    results.push({ poses: window.lastPoses, tracked: window.lastTracked });
+  }
+  return results;
+};
 
 page.photo.addEventListener('change', () => {
   const file = page.photo.files[0];
   if (!file) return;
-  const image = new Image();
-  image.onload = () => estimate(image);
-  image.src = URL.createObjectURL(file);
+  loadImage(URL.createObjectURL(file)).then((image) => estimate(image));
 });
 
 page.camera.addEventListener('click', async () => {
@@ -115,7 +162,8 @@ page.camera.addEventListener('click', async () => {
     video = video || document.createElement('video');
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
     await video.play();
-    const loop = async () => { await estimate(video); requestAnimationFrame(loop); };
+    stream = new poseTracking.PoseStream();
+    const loop = async () => { await estimate(video, performance.now() / 1000); requestAnimationFrame(loop); };
     loop();
   } catch (error) {
     page.error.textContent = `Camera unavailable: ${error.message || error}`;
@@ -123,6 +171,7 @@ page.camera.addEventListener('click', async () => {
 });
 
 page.model.addEventListener('change', () => loadModel(page.model.value));
+page.track.addEventListener('change', () => { stream = new poseTracking.PoseStream(); });
 
 async function main() {
   tf.wasm.setWasmPaths('/vendor/');

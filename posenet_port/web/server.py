@@ -115,7 +115,7 @@ class PageHandler(BaseHTTPRequestHandler):
                 return json.dumps(model_index(self.build_dir)).encode(), ".json"
             if len(parts) == 3 and parts[1] in models and "/" not in parts[2] and parts[2] not in ("", ".", ".."):
                 return self._file(self.build_dir, self.build_dir / parts[1] / parts[2])
-        if len(parts) == 1 and parts[0] in ("index.html", "app.js"):
+        if len(parts) == 1 and parts[0] in ("index.html", "app.js", "tracking.js"):
             return self._file(WEB_DIR, WEB_DIR / parts[0])
         self.send_error(HTTPStatus.NOT_FOUND)
         return None

@@ -126,3 +126,69 @@ def test_serve_refuses_a_missing_build_and_a_busy_port(tmp_path):
             make_server(tmp_path, busy.server_address[1])
     finally:
         busy.server_close()
+
+
+CLIP_FRAMES, CLIP_FPS = 30, 10.0
+CLIP_BOX = (384, 120, 768, 408)  # x0, y0, x1, y1 of vtest.avi where people walk: 60 px tall at the page's 257
+
+
+def clip_frames(work: Path) -> list[dict]:
+    """The first 3 s of vtest.avi (videos/README.md), cropped to where people walk, as PNG frames with their
+    timestamps."""
+    from posenet_port.benchmark.video import VTEST, video_frames
+
+    x0, y0, x1, y1 = CLIP_BOX
+    frames = []
+    for index, image in enumerate(video_frames(VTEST, CLIP_FRAMES)):
+        path = work / f"frame_{index:03d}.png"
+        cv2.imwrite(str(path), image[y0:y1, x0:x1])
+        frames.append({"path": str(path), "timestamp": index / CLIP_FPS})
+    return frames
+
+
+def page_pose(pose: dict):
+    from posenet_port.inference.decode import Keypoint, Pose
+
+    return Pose(pose["score"], tuple(Keypoint(k["part"], k["position"]["x"], k["position"]["y"], k["score"])
+                                     for k in pose["keypoints"]))
+
+
+@pytest.mark.slow
+def test_page_tracks_and_smooths_a_clip_as_the_python_stream_does(browser, rebuilt, tmp_path):
+    from posenet_port.inference.tracking import PoseStream, SmoothingOptions, TrackerOptions
+
+    frames = clip_frames(tmp_path)
+    request = {"url": "", "frames": frames, "outFile": str(tmp_path / "clip.json"), "chromium": CHROMIUM,
+               "timeoutMs": 300000}
+    server = serve(rebuilt)
+    try:
+        request["url"] = f"http://127.0.0.1:{server.server_address[1]}/?model={STEM}float16"
+        page = run_node_script("browser_check.js", request, tmp_path / "clip.json", 600, "chromium on a clip")
+    finally:
+        server.shutdown()
+    assert page["modelReady"] and page["tracking"]["trackOption"], page  # tracking is on by default
+    # The page's defaults are the Python options' defaults, field by field.
+    assert page["tracking"]["tracker"] == {"method": "keypoints", **{_camel(k): v for k, v in vars(TrackerOptions()).items()
+                                                                  if k != "method"}}
+    assert page["tracking"]["smoothing"] == {_camel(k): v for k, v in vars(SmoothingOptions()).items()}
+    # The Python stream on the page's own poses, frame by frame: the same ids, the same smoothed keypoints.
+    stream, worst, worst_score, tracked_poses = PoseStream(), 0.0, 0.0, 0
+    for frame, result in zip(frames, page["clip"]):
+        ours = stream.update([page_pose(p) for p in result["poses"]], frame["timestamp"])
+        theirs = result["tracked"]
+        assert [t.track_id for t in ours] == [t["id"] for t in theirs], frame
+        for a, b in zip(ours, theirs):
+            for k, j in zip(a.pose.keypoints, b["pose"]["keypoints"]):
+                worst = max(worst, abs(k.x - j["position"]["x"]), abs(k.y - j["position"]["y"]))
+                worst_score = max(worst_score, abs(k.score - j["score"]))
+            tracked_poses += 1
+    print(f"page vs Python stream on {len(frames)} frames, {tracked_poses} tracked poses: ids equal, largest "
+          f"difference of a smoothed coordinate {worst:.2e} px (bound 0.5 px), of a smoothed score {worst_score:.2e}")
+    # Both compute in float64 with the same steps: a score differs by float64 rounding at most (1e-9 is ample).
+    assert worst <= 0.5 and worst_score <= 1e-9
+    assert tracked_poses >= 2 * len(frames) and len({t["id"] for r in page["clip"] for t in r["tracked"]}) >= 2
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

@@ -20,6 +20,11 @@ from helpers import REPO
 from helpers.parity import MEASURED, Difference
 
 EMULATED_CPU = "EPYC-Rome"
+# Emulation runs code 100-300x slower: the whole parity set took 1718 s here (2 cores, AVX-512 host). Left out,
+# each proven on the host's own kernels: the output-stride-8 exports (the same convolution kernels, dilated:
+# 296 s), foreign graphs' role finding (154 s) and multipliers other than the shipped 0.75 (the same kernels on
+# other channel counts: 183 s). What stays is every engine against the graph and tfjs on real photos.
+LEFT_OUT = ("atrous_output_stride_8", "foreign_graphs_roles", "other_multipliers")
 
 
 def emulator() -> list[str]:
@@ -47,11 +52,13 @@ def test_float_parity_holds_on_an_emulated_avx2_cpu(node_oracle, tmp_path):
     assert probe.stdout.split() == ["True", "False"], probe.stdout + probe.stderr[-2000:]
     report = tmp_path / "parity.json"
     result = subprocess.run(
-        [*python, "-m", "pytest", "-m", "parity", "-q", "-p", "no:cacheprovider", str(REPO / "tests")],
+        [*python, "-m", "pytest", "-m", "parity", "-k", " and ".join(f"not {name}" for name in LEFT_OUT), "-q",
+         "-p", "no:cacheprovider", "--durations=10", str(REPO / "tests")],
         capture_output=True, text=True, cwd=REPO, timeout=1500,
         env={**os.environ, "POSENET_PORT_PARITY_REPORT": str(report)},
     )
     assert result.returncode == 0, result.stdout[-4000:]
+    print(result.stdout[result.stdout.find("slowest"):][:1500])  # where the emulated minutes go
     emulated = [Difference(**{**d, "label": f"[emulated {EMULATED_CPU}] {d['label']}"}) for d in json.loads(report.read_text())]
     MEASURED.extend(emulated)
     against_tfjs = [d for d in emulated if "TF frozen graph vs tfjs" in d.label]

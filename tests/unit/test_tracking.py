@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers.people import person
 
 from posenet_port.errors import ConfigError
-from posenet_port.inference.decode import Keypoint, Pose
+from posenet_port.inference.decode import Pose
 from posenet_port.inference.tracking import (
     OneEuroFilter,
     PoseStream,
@@ -18,16 +19,6 @@ from posenet_port.inference.tracking import (
     TrackerOptions,
     keypoint_similarity,
 )
-from posenet_port.model.keypoints import PART_NAMES
-
-# A standing person 100 px tall, keypoints relative to the nose (x right, y down), COCO order.
-BODY = np.array([(0, 0), (-3, -3), (3, -3), (-7, -1), (7, -1), (-15, 15), (15, 15), (-20, 35), (20, 35),
-                 (-22, 55), (22, 55), (-10, 55), (10, 55), (-10, 78), (10, 78), (-10, 100), (10, 100)], float)
-
-
-def person(x: float, y: float, scale: float = 1.0, score: float = 0.9) -> Pose:
-    points = BODY * scale + (x, y)
-    return Pose(score, tuple(Keypoint(part, float(px), float(py), score) for part, (px, py) in zip(PART_NAMES, points)))
 
 
 def test_the_same_pose_is_fully_similar_and_a_distant_one_not_at_all():
@@ -92,11 +83,14 @@ def test_smoothing_steadies_a_still_person_and_follows_a_walking_one():
     raw = shaky_still_person(100)
     smoothed = [stream.update([pose], index / 30)[0].pose for index, pose in enumerate(raw)]
     still = math.sqrt(np.mean(motion(smoothed[10:]) ** 2)) / math.sqrt(np.mean(motion(raw[10:]) ** 2))
+    # vtest.avi's walkers: 65 px tall, 6 px a frame at 10 fps (medians over its tracks). A body that glides
+    # without moving its limbs is the filter's hardest case (real walkers swing theirs, which opens the filter:
+    # they trail by 0.7 frames, BENCHMARKS.md); it may trail by at most 1.2 frames.
     walking = PoseStream.with_options(smoothing=SmoothingOptions())
-    steps = [walking.update([person(100 + 6 * index, 200)], index / 10)[0] for index in range(40)]
-    lag_px = np.mean([abs(t.pose.keypoints[0].x - t.raw.keypoints[0].x) for t in steps[10:]])
-    print(f"still: RMS motion smoothed / raw {still:.2f}; walking at 6 px a frame: {lag_px:.2f} px behind")
-    assert still < 1 / 3 and lag_px < 6  # less than a frame behind
+    steps = [walking.update([person(100 + 6 * index, 200, 0.65)], index / 10)[0] for index in range(40)]
+    lag_frames = np.mean([abs(t.pose.keypoints[0].x - t.raw.keypoints[0].x) for t in steps[10:]]) / 6
+    print(f"still: RMS motion smoothed / raw {still:.2f}; gliding at 6 px a frame: {lag_frames:.2f} frames behind")
+    assert still < 1 / 3 and lag_frames < 1.2
 
 
 def test_smoothing_off_gives_posenets_poses_to_the_bit():
