@@ -10,6 +10,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from helpers import REPO, run_module, write_checkpoint
@@ -194,3 +195,21 @@ def test_calibration_holds_a_bounded_number_of_bounded_photos(tmp_path, capsys):
     assert photos[0].shape == (1638, MAX_CALIBRATION_SIDE, 3)  # 2400 * 2048 / 3000, rounded
     assert all(p.shape == (8, 8, 3) for p in photos[1:])
     assert f"the first {MAX_CALIBRATION_PHOTOS} readable photos" in capsys.readouterr().out
+
+
+def test_a_video_stating_an_absurd_frame_rate_is_read_at_30_fps(tmp_path):
+    """A container may state any rate: 4.7e-10 fps once ended in "OpenCV cannot write this video"."""
+    video, output = tmp_path / "slow.avi", tmp_path / "out.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for _ in range(3):
+        writer.write(cv2.resize(load_image(PHOTO), (160, 120)))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    header = data.find(b"strh") + 8  # AVI stream header: the rate is dwRate / dwScale, at bytes 20 and 24
+    struct.pack_into("<II", data, header + 20, 2_127_659_574, 1)
+    video.write_bytes(data)
+    assert cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) < 1e-9
+    result = run_module("demo", "--video", video, "--no-display", "--output", output)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = cv2.VideoCapture(str(output))
+    assert written.get(cv2.CAP_PROP_FPS) == 30 and written.get(cv2.CAP_PROP_FRAME_COUNT) == 3
