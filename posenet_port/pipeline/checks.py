@@ -17,15 +17,22 @@ from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 from posenet_port.pipeline.gate import (
     TUNING,
     VALIDATION,
+    Agreement,
     CheckPhoto,
     CheckReport,
     CheckResult,
     CheckRuns,
+    NoiseFloor,
+    PhotoComparison,
     agreement,
+    compare_poses,
+    decode_input_poses,
     judge,
     mark_pareto_front,
     same_detection_drifts,
 )
+from posenet_port.pipeline.keypoint_ap import keypoint_ap
+from posenet_port.pipeline.photos import NOISE_CHANGES
 from posenet_port.pipeline.report import grid_image, write_summary
 
 
@@ -75,7 +82,7 @@ def run_checks(
         results.append(result)
     mark_pareto_front(results)
     report = CheckReport({split: [p.name for p in photos if p.split == split] for split in (TUNING, VALIDATION)},
-                         input_size, results)
+                         input_size, results, noise_floors=noise_floors(reference, runs, sorted(batches)))
     out_dir.mkdir(parents=True, exist_ok=True)
     for index, photo in enumerate(photos):
         grid = grid_image(photo.rgb, runs, index, [r for r in results if runs.sizes(r.name)])
@@ -92,14 +99,44 @@ def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: CheckRun
         runs.add(name, size, [network_outputs(r, box, runs.stride) for r, (_, box) in zip(raw, prepared)])
 
 
+def scored_agreement(split: str, size: int, comparisons: Sequence[PhotoComparison], references: Sequence[list],
+                     candidates: Sequence[list]) -> Agreement:
+    """agreement() with COCO's keypoint AP and mean OKS of the same poses."""
+    result = agreement(split, size, comparisons)
+    measured = keypoint_ap(references, candidates)
+    result.ap, result.mean_oks = measured.ap, measured.mean_oks
+    return result
+
+
+def noise_floors(reference: Artifact, runs: CheckRuns, sizes: Sequence[int]) -> list[NoiseFloor]:
+    """The float graph on the validation photos after each of NOISE_CHANGES, against itself, at every size."""
+    chosen = [i for i, photo in enumerate(runs.photos) if photo.split == VALIDATION]
+    runner = FORMATS[reference.format].open(reference.path, spec=reference.spec, trusted=True)
+    floors = []
+    for change, alter in NOISE_CHANGES.items():
+        floor = NoiseFloor(change)
+        for size in sizes:
+            check_interrupted()
+            prepared = [preprocess(alter(runs.photos[i].rgb), size) for i in chosen]
+            raw = runner.run_many([batch for batch, _ in prepared])
+            poses = [decode_input_poses(network_outputs(r, box, runs.stride), runs.stride) for r, (_, box) in zip(raw, prepared)]
+            references = [runs.poses[CheckRuns.REFERENCE, size][i] for i in chosen]
+            comparisons = [compare_poses(r, p) for r, p in zip(references, poses)]
+            floor.agreements.append(scored_agreement(VALIDATION, size, comparisons, references, poses))
+        floors.append(floor)
+    return floors
+
+
 def _score(result: CheckResult, runs: CheckRuns) -> None:
     drifts: list[float] = []
     for size in runs.sizes(result.name):
-        comparisons = runs.comparisons(result.name, size)
+        comparisons, references, candidates = (runs.comparisons(result.name, size), runs.poses[CheckRuns.REFERENCE, size],
+                                               runs.poses[result.name, size])
         for split in (TUNING, VALIDATION):
-            chosen = [c for c, p in zip(comparisons, runs.photos) if p.split == split]
+            chosen = [i for i, p in enumerate(runs.photos) if p.split == split]
             if chosen:
-                result.agreements.append(agreement(split, size, chosen))
+                result.agreements.append(scored_agreement(split, size, [comparisons[i] for i in chosen],
+                                                          [references[i] for i in chosen], [candidates[i] for i in chosen]))
         reference_outputs, outputs = runs.outputs[CheckRuns.REFERENCE, size], runs.outputs[result.name, size]
         for ref_out, ref_poses, out in zip(reference_outputs, runs.poses[CheckRuns.REFERENCE, size], outputs):
             drifts += same_detection_drifts(ref_out, ref_poses, out, runs.stride)

@@ -89,6 +89,8 @@ class Agreement:
     equal_counts: int = 0
     worst_px: float = 0.0
     moved_median_px: float | None = None
+    ap: float | None = None  # COCO keypoint AP against the float graph's poses (keypoint_ap.py)
+    mean_oks: float | None = None
 
     @property
     def within_share(self) -> float:
@@ -99,8 +101,9 @@ class Agreement:
         return self.equal_counts / self.photos if self.photos else 1.0
 
     def summary(self) -> str:
+        keypoint_ap = "" if self.ap is None else f", AP {self.ap:.3f}, mean OKS {self.mean_oks:.3f}"
         return (f"{100 * self.within_share:.1f} % of {self.keypoints} within {AGREEMENT_PX:g} px, pose counts equal on "
-                f"{self.equal_counts}/{self.photos}, worst {self.worst_px:.1f} px")
+                f"{self.equal_counts}/{self.photos}, worst {self.worst_px:.1f} px{keypoint_ap}")
 
 
 @dataclass
@@ -134,11 +137,21 @@ class CheckResult:
 
 
 @dataclass
+class NoiseFloor:
+    """The float graph against itself on the validation photos changed in a way no person would notice (re-saved
+    as a good JPEG, the camera moved by one pixel): where a model's figures stop meaning anything."""
+
+    change: str
+    agreements: list[Agreement] = field(default_factory=list)
+
+
+@dataclass
 class CheckReport:
     photos: dict[str, list[str]]  # split -> photo names
     input_size: int
     results: list[CheckResult]
     grids: list[str] = field(default_factory=list)
+    noise_floors: list[NoiseFloor] = field(default_factory=list)
 
     @property
     def not_run(self) -> list[CheckResult]:

@@ -65,3 +65,20 @@ def check_photos() -> list[tuple[str, np.ndarray]]:
     half = solvay.shape[1] // 2
     photos += [("solvay1927_left.jpg", solvay[:, :half]), ("solvay1927_right.jpg", solvay[:, half:])]
     return photos
+
+
+def resaved_as_jpeg(rgb: np.ndarray, quality: int = 95) -> np.ndarray:
+    """The photo as a good JPEG gives it back: a change no person sees."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def shifted_by_one_pixel(rgb: np.ndarray) -> np.ndarray:
+    """The photo as a camera moved by one pixel sees it: everything one pixel to the left, the last column twice."""
+    return np.concatenate([rgb[:, 1:], rgb[:, -1:]], axis=1)
+
+
+# Changes no person would notice, whose effect on the float graph's own poses is the floor under every model's.
+NOISE_CHANGES = {"photos re-saved as JPEG 95": resaved_as_jpeg, "photos shifted by one pixel": shifted_by_one_pixel}

@@ -77,7 +77,9 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
         "pixels, on the **validation** photos (the gate: nothing was tuned on them) and on the **tuning** photos "
         "(calibration and recipe choices were made on them). TFLite models are checked at their input size, the "
         "formats with a dynamic input at each listed size. Same-detection drift (the model's keypoint from the float graph's heatmap "
-        "cell, median / max px) is a diagnostic without the decoder's jumps.",
+        "cell, median / max px) is a diagnostic without the decoder's jumps. AP is COCO's keypoint average "
+        "precision (OKS .50:.05:.95) with the float graph's poses as the ground truth, mean OKS that of each float "
+        "pose with its best match (pipeline/keypoint_ap.py): 1.000 for a model that gives the float graph's poses.",
         "",
         f"Validation photos: {', '.join(report.photos[VALIDATION])}.  ",
         f"Tuning photos: {', '.join(report.photos[TUNING])}.",
@@ -97,6 +99,12 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
                 f"{a.summary() if a else '-'} | {tuning.summary() if tuning else '-'} | "
                 f"{_pair(r.same_detection_median_px, r.same_detection_max_px)} | {r.status}{': ' + r.note if r.note else ''} |"
             )
+    if report.noise_floors:
+        lines += ["", "## Noise floors", "",
+                  "The float graph against itself on the validation photos changed in ways no person would notice: a "
+                  "model closer to the float graph than these is as close as the figures can tell.", "",
+                  "| change | input | validation |", "|---|---|---|"]
+        lines += [f"| {floor.change} | {a.input_size} | {a.summary()} |" for floor in report.noise_floors for a in floor.agreements]
     for fmt in dict.fromkeys(r.format for r in report.results):
         lines += ["", f"## Pareto table: {fmt}", "",
                   "| recipe | size | 1 thread | 2 threads | validation within 2 px | result | on the front |",
@@ -114,6 +122,7 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
     lines += [f"![{Path(g).name}]({Path(g).name})" for g in report.grids]
     write_bytes_atomic(out_dir / "checks.md", ("\n".join(lines) + "\n").encode())
     document = {"photos": report.photos, "input_size": report.input_size, "floors": [asdict(f) for f in FLOORS.values()],
+                "noise_floors": [asdict(f) for f in report.noise_floors],
                 "results": [r.to_dict() for r in report.results], "grids": report.grids}
     write_bytes_atomic(out_dir / "checks.json", (json.dumps(document, indent=2) + "\n").encode())
 
