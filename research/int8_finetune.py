@@ -21,7 +21,7 @@ from posenet_port._util.machine import describe_cpu
 from posenet_port.benchmark.video import VTEST, video_frames
 from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
-from posenet_port.model.architecture import ArchitectureConfig, conv_steps
+from posenet_port.model.int8_simulation import SimulatedInt8
 from posenet_port.model.tf_graph import build_model
 from posenet_port.model.weights import load_weights
 from posenet_port.pipeline.gate import agreement, compare_poses, decode_input_poses
@@ -29,67 +29,6 @@ from posenet_port.pipeline.photos import tuning_photos, validation_photos
 
 SIZE, STRIDE = 257, 16
 HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
-
-
-def fake_quant_weights(kernel: tf.Tensor, depthwise: bool) -> tf.Tensor:
-    """Per-output-channel symmetric int8 (narrow range, as TFLite's int8 kernels), straight-through gradients."""
-    if depthwise:  # [3, 3, C, 1]: the channel is the input axis
-        kernel = tf.transpose(kernel, [0, 1, 3, 2])
-    bound = tf.stop_gradient(tf.reduce_max(tf.abs(kernel), axis=[0, 1, 2]) + 1e-12)
-    quantized = tf.quantization.fake_quant_with_min_max_vars_per_channel(kernel, -bound, bound, 8, narrow_range=True)
-    return tf.transpose(quantized, [0, 1, 3, 2]) if depthwise else quantized
-
-
-class SimulatedInt8:
-    """PoseNet with int8 arithmetic simulated; kernels, biases and activation ranges are trainable."""
-
-    def __init__(self, weights) -> None:
-        self.steps = conv_steps(ArchitectureConfig(weights.multiplier, STRIDE))
-        self.kernels = [tf.Variable(c.kernel) for c in weights.convs()]
-        self.biases = [tf.Variable(c.bias) for c in weights.convs()]
-        self.low = [tf.Variable(0.0) for _ in self.steps]
-        self.high = [tf.Variable(6.0) for _ in self.steps]
-
-    @property
-    def variables(self) -> list[tf.Variable]:
-        return self.kernels + self.biases + self.low + self.high
-
-    def __call__(self, image: tf.Tensor, quantize: bool = True, record: list | None = None) -> dict[str, tf.Tensor]:
-        x = tf.quantization.fake_quant_with_min_max_args(image, -1.0, 1.0) if quantize else image
-        features, heads = x, {}
-        for index, step in enumerate(self.steps):
-            kernel = fake_quant_weights(self.kernels[index], step.depthwise) if quantize else self.kernels[index]
-            source = features
-            if step.depthwise:
-                y = tf.nn.depthwise_conv2d(source, kernel, [1, step.layer.stride, step.layer.stride, 1], "SAME",
-                                           dilations=[step.layer.dilation] * 2)
-            else:
-                y = tf.nn.conv2d(source, kernel, step.layer.stride, "SAME", dilations=step.layer.dilation)
-            y = tf.nn.bias_add(y, self.biases[index])
-            if step.relu6:
-                y = tf.nn.relu6(y)
-            if record is not None:
-                record.append(y)
-            if quantize:
-                y = tf.quantization.fake_quant_with_min_max_vars(y, self.low[index], self.high[index], 8)
-            if step.is_head:
-                heads[step.scope] = y
-            else:
-                features = y
-        return heads
-
-    def calibrate(self, batches: list[np.ndarray]) -> None:
-        """Each tensor's range as post-training quantization sets it: min and max over the calibration batches."""
-        lows, highs = np.full(len(self.steps), np.inf), np.full(len(self.steps), -np.inf)
-        for batch in batches:
-            record: list = []
-            self(tf.constant(batch), quantize=False, record=record)
-            lows = np.minimum(lows, [float(tf.reduce_min(t)) for t in record])
-            highs = np.maximum(highs, [float(tf.reduce_max(t)) for t in record])
-        for variable, value in zip(self.low, np.minimum(lows, 0.0)):
-            variable.assign(value)
-        for variable, value in zip(self.high, highs):
-            variable.assign(value)
 
 
 def views(rgb: np.ndarray, rng: np.random.Generator, min_side: float) -> np.ndarray:
@@ -121,7 +60,7 @@ def within_2px(model: SimulatedInt8, teacher, photos) -> float:
     for _, rgb in photos:
         batch, letterbox = preprocess(rgb, SIZE)
         reference = teacher(batch)
-        candidate = {k: v.numpy() for k, v in model(tf.constant(batch)).items()}
+        candidate = {k: v.numpy() for k, v in model.heads(tf.constant(batch)).items()}
         poses = [decode_input_poses(network_outputs(o, letterbox, STRIDE), STRIDE) for o in (reference, candidate)]
         comparisons.append(compare_poses(*poses))
     result = agreement("validation", SIZE, comparisons)
@@ -132,7 +71,7 @@ def fine_tune(weights, teacher, train: list[np.ndarray], validation, args, min_s
     """Calibrate on `train`, judge, fine-tune on views of `train`, judge again."""
     rng = np.random.default_rng(args.seed)
     tf.random.set_seed(args.seed)
-    model = SimulatedInt8(weights)
+    model = SimulatedInt8(weights, STRIDE)
     model.calibrate([preprocess(rgb, SIZE)[0] for rgb in train] + [preprocess(rgb[:, ::-1], SIZE)[0] for rgb in train])
     before = within_2px(model, teacher, validation)
     print(f"calibrated, before fine-tuning: {before:.1%} within 2 px", flush=True)
@@ -141,8 +80,8 @@ def fine_tune(weights, teacher, train: list[np.ndarray], validation, args, min_s
     @tf.function
     def step(batch, targets):
         with tf.GradientTape() as tape:
-            value = loss(model(batch), targets)
-        optimizer.apply_gradients(zip(tape.gradient(value, model.variables), model.variables))
+            value = loss(model.heads(batch), targets)
+        optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
         return value
 
     history = []

@@ -59,10 +59,10 @@ def posenet_forward(image: tf.Tensor, weights: PosenetWeights, config: Architect
                 heads[step.scope] = apply_conv(features, conv, step)
             else:
                 features = apply_conv(features, conv, step)
-    return _name_outputs(heads)
+    return name_outputs(heads)
 
 
-def _name_outputs(heads: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+def name_outputs(heads: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     outputs = {"heatmap": tf.sigmoid(heads["heatmap_2"], name="heatmap")}
     outputs.update({name: tf.identity(tensor, name=name) for name, tensor in heads.items()})
     return outputs

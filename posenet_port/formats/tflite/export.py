@@ -1,4 +1,6 @@
-"""TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16 and full int8 (post-training).
+"""TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16 and full int8 (post-training), and
+full int8 from a graph that carries its own int8 scales (`int8-simulated`: model/int8_simulation.py's fake
+quantization, e.g. after fine-tuning).
 
 The graph's roles come from `nodes.identify_roles`, so any PoseNet frozen graph converts, whatever its names.
 The models output the four raw heads (`heatmap_2` logits, `offset_2`, displacements); int8 calibration uses real
@@ -18,7 +20,7 @@ from posenet_port.formats.listing import read_model
 from posenet_port.formats.roles import identify_roles
 from posenet_port.model.spec import ModelSpec
 
-VARIANTS = ("float32", "dynamic-range", "float16", "int8")
+VARIANTS = ("float32", "dynamic-range", "float16", "int8", "int8-simulated")
 
 
 def export_tflite(
@@ -39,9 +41,12 @@ def export_tflite(
     if variant == "int8" and not calibration:
         raise ConfigError("int8 TFLite needs calibration inputs (representative_inputs)")
     input_name, output_names = _node_names(frozen_pb, input_size, spec)
-    converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
-        str(frozen_pb), [input_name], output_names, input_shapes={input_name: [1, input_size, input_size, 3]},
-    )
+    if variant == "int8-simulated":
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([_pruned(frozen_pb, input_name, output_names, input_size)])
+    else:
+        converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(frozen_pb), [input_name], output_names, input_shapes={input_name: [1, input_size, input_size, 3]},
+        )
     _configure(converter, variant, calibration, int8_io)
     try:
         data = converter.convert()
@@ -67,6 +72,23 @@ def _node_names(frozen_pb: str | Path, input_size: int, spec: ModelSpec | None) 
     return roles.image.node, roles.output_names()
 
 
+def _pruned(frozen_pb: str | Path, input_name: str, output_names: Sequence[str], input_size: int):
+    """The frozen graph as a TF2 concrete function at a fixed input size. TF 2.19's v1 converter turns the
+    fake-quantization nodes of an "int8-simulated" graph into float convolutions between uint8 quantize and
+    dequantize pairs; the v2 converter makes them int8 convolutions."""
+    import tensorflow as tf
+
+    from posenet_port.model.freeze import read_graph_def
+
+    graph_def = read_graph_def(frozen_pb)
+    for node in graph_def.node:
+        if node.name == input_name:  # fix the placeholder's shape: TFLite wants a static input
+            node.attr["shape"].shape.CopyFrom(tf.TensorShape([1, input_size, input_size, 3]).as_proto())
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    return wrapped.prune(wrapped.graph.get_tensor_by_name(f"{input_name}:0"),
+                         {name: wrapped.graph.get_tensor_by_name(f"{name}:0") for name in output_names})
+
+
 def _configure(converter, variant: str, calibration: Sequence[np.ndarray], int8_io: bool) -> None:
     import tensorflow as tf
 
@@ -75,9 +97,12 @@ def _configure(converter, variant: str, calibration: Sequence[np.ndarray], int8_
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if variant == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    elif variant == "int8":
-        converter.representative_dataset = _dataset(calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif variant.startswith("int8"):
+        if variant == "int8":
+            converter.representative_dataset = _dataset(calibration)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # "int8-simulated" reads its scales from the graph's fake-quantization nodes (the test checks that every
+        # convolution comes out int8).
         io_type = tf.int8 if int8_io else tf.float32
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
