@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,9 @@ def is_photo(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             return getattr(image, "n_frames", 1) == 1 and image.format not in ("GIF", "MPO")
-    except (UnidentifiedImageError, OSError, ValueError):
+    except Image.DecompressionBombError:  # a still image's header claiming billions of pixels (a 21-byte JPEG)
+        return True
+    except (UnidentifiedImageError, OSError, ValueError, EOFError, SyntaxError, struct.error):
         return False
 
 
