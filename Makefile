@@ -25,7 +25,7 @@ lint: $(PY_READY)
 # Findings are kept in tests/data/fuzz-regressions, which `make test` replays. atheris: requirements-fuzz.txt.
 FUZZ_SECONDS ?= 180
 FUZZ_CASES ?= 2000
-fuzz: $(PY_READY) $(VENV)/.fuzz-installed
+fuzz: $(PY_READY) $(NODE_READY) $(VENV)/.fuzz-installed
 	$(PY) tests/fuzz/campaign.py --seconds $(FUZZ_SECONDS) --cases $(FUZZ_CASES)
 
 $(VENV)/.fuzz-installed: requirements-fuzz.txt $(PY_READY)

@@ -145,6 +145,8 @@ def main() -> int:
     from helpers import fuzzing, server_load
 
     started = time.strftime("%Y-%m-%d")
+    # First: the page server needs node's tfjs, and a missing one once ended a 2-hour run at its last step.
+    load = server_load.run()
     with tempfile.TemporaryDirectory(prefix="fuzz-campaign-") as scratch:
         # The random-mutation fuzzer on the second core while the atheris harnesses take turns on the first.
         figures, log = Path(scratch) / "mutation.json", Path(scratch) / "mutation.log"
@@ -160,7 +162,6 @@ def main() -> int:
         if not figures.is_file():
             raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{log.read_text()[-3000:]}")
         mutation = json.loads(figures.read_text())
-    load = server_load.run()
     lines = ["# Fuzzing the readers of outside files", "",
              f"Run on {started} by `python tests/fuzz/campaign.py --seconds {args.seconds} --cases {args.cases}` "
              f"(`make fuzz`), on {machine()}. The property of every input: it is read, or refused with the project's own "
