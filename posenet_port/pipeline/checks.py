@@ -111,6 +111,8 @@ def scored_agreement(split: str, size: int, comparisons: Sequence[PhotoCompariso
 def noise_floors(reference: Artifact, runs: CheckRuns, sizes: Sequence[int]) -> list[NoiseFloor]:
     """The float graph on the validation photos after each of NOISE_CHANGES, against itself, at every size."""
     chosen = [i for i, photo in enumerate(runs.photos) if photo.split == VALIDATION]
+    if not chosen:
+        return []
     runner = FORMATS[reference.format].open(reference.path, spec=reference.spec, trusted=True)
     floors = []
     for change, alter in NOISE_CHANGES.items():
