@@ -77,14 +77,11 @@ class SimulatedInt8(PosenetModel):
 
     def __init__(self, weights: PosenetWeights, output_stride: int = DEFAULT_OUTPUT_STRIDE) -> None:
         super().__init__(without_dead_channels(weights), output_stride)
+        self.steps = conv_steps(self.config)
         self.kernels = [tf.Variable(c.kernel, name="kernel") for c in self.weights.convs()]
         self.biases = [tf.Variable(c.bias, name="bias") for c in self.weights.convs()]
         self.low = [tf.Variable(0.0, name="low") for _ in self.steps]
         self.high = [tf.Variable(6.0, name="high") for _ in self.steps]
-
-    @property
-    def steps(self) -> list[ConvStep]:
-        return conv_steps(self.config)
 
     @property
     def trainable_variables(self) -> list[tf.Variable]:

@@ -11,7 +11,7 @@ from posenet_port.formats.artifacts import Artifact
 from posenet_port.formats.registry import FORMATS
 from posenet_port.formats.runner import median_ms
 from posenet_port.inference.draw import write_image
-from posenet_port.inference.estimator import network_outputs
+from posenet_port.inference.estimator import NetworkOutputs, network_outputs
 from posenet_port.inference.preprocess import preprocess
 from posenet_port.model.spec import DEFAULT_INPUT_SIZE
 from posenet_port.pipeline.gate import (
@@ -93,10 +93,19 @@ def run_checks(
 
 def _run(artifact: Artifact, name: str, batches: dict[int, list], runs: CheckRuns) -> None:
     """One model on every photo at each size, in its format's runtime (one runner: tfjs starts node once)."""
-    runner = FORMATS[artifact.format].open(artifact.path, spec=artifact.spec, trusted=True)
+    runner = _open(artifact)
     for size, prepared in batches.items():
-        raw = runner.run_many([batch for batch, _ in prepared])
-        runs.add(name, size, [network_outputs(r, box, runs.stride) for r, (_, box) in zip(raw, prepared)])
+        runs.add(name, size, _outputs(runner, prepared, runs.stride))
+
+
+def _open(artifact: Artifact):
+    return FORMATS[artifact.format].open(artifact.path, spec=artifact.spec, trusted=True)
+
+
+def _outputs(runner, prepared: Sequence[tuple], stride: int) -> list[NetworkOutputs]:
+    """The runner's outputs for preprocessed (batch, letterbox) pairs, each with its letterbox."""
+    raw = runner.run_many([batch for batch, _ in prepared])
+    return [network_outputs(r, box, stride) for r, (_, box) in zip(raw, prepared)]
 
 
 def scored_agreement(split: str, size: int, comparisons: Sequence[PhotoComparison], references: Sequence[list],
@@ -113,15 +122,14 @@ def noise_floors(reference: Artifact, runs: CheckRuns, sizes: Sequence[int]) -> 
     chosen = [i for i, photo in enumerate(runs.photos) if photo.split == VALIDATION]
     if not chosen:
         return []
-    runner = FORMATS[reference.format].open(reference.path, spec=reference.spec, trusted=True)
+    runner = _open(reference)
     floors = []
     for change, alter in NOISE_CHANGES.items():
         floor = NoiseFloor(change)
         for size in sizes:
             check_interrupted()
             prepared = [preprocess(alter(runs.photos[i].rgb), size) for i in chosen]
-            raw = runner.run_many([batch for batch, _ in prepared])
-            poses = [decode_input_poses(network_outputs(r, box, runs.stride), runs.stride) for r, (_, box) in zip(raw, prepared)]
+            poses = [decode_input_poses(o, runs.stride) for o in _outputs(runner, prepared, runs.stride)]
             references = [runs.poses[CheckRuns.REFERENCE, size][i] for i in chosen]
             comparisons = [compare_poses(r, p) for r, p in zip(references, poses)]
             floor.agreements.append(scored_agreement(VALIDATION, size, comparisons, references, poses))

@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from posenet_port.inference.decode import Pose
-from posenet_port.model.keypoints import NUM_KEYPOINTS, OKS_SIGMAS
+from posenet_port.inference.tracking import as_array, as_arrays
+from posenet_port.model.keypoints import OKS_SIGMAS
 from posenet_port.pipeline.gate import KEYPOINT_MIN_SCORE, POSE_MIN_SCORE
 
 OKS_THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)
@@ -31,10 +32,6 @@ class KeypointAP:
     poses: int
 
 
-def _points(pose: Pose) -> np.ndarray:
-    return np.array([(k.x, k.y, k.score) for k in pose.keypoints], np.float64)
-
-
 def ground_truth(reference: Sequence[Pose]) -> list[Pose]:
     """The reference poses that count: scoring > POSE_MIN_SCORE with a keypoint > KEYPOINT_MIN_SCORE (COCO ignores
     a person without visible keypoints)."""
@@ -43,15 +40,14 @@ def ground_truth(reference: Sequence[Pose]) -> list[Pose]:
 
 def similarities(reference: Sequence[Pose], candidate: Sequence[Pose]) -> np.ndarray:
     """[G, D] OKS of each ground-truth pose (the reference's confident ones, in order) with each candidate pose."""
-    truth = [_points(p) for p in ground_truth(reference)]
-    found = np.array([_points(p)[:, :2] for p in candidate]).reshape(len(candidate), NUM_KEYPOINTS, 2)
+    truth = [as_array(p) for p in ground_truth(reference)]
+    found = as_arrays(candidate)[..., :2]
+    if not len(found):
+        return np.zeros((len(truth), 0))
     rows = []
     for points in truth:
         visible = points[:, 2] > KEYPOINT_MIN_SCORE
         xy = points[visible, :2]
-        if not len(found):
-            rows.append(np.zeros(0))
-            continue
         area = float(np.prod(xy.max(axis=0) - xy.min(axis=0))) + np.spacing(1)
         falloff = 2 * area * (2 * np.asarray(OKS_SIGMAS)[visible]) ** 2
         distance2 = ((found[:, visible] - xy[None]) ** 2).sum(axis=-1)
