@@ -1,4 +1,4 @@
-"""`make fuzz`: every atheris harness for a time budget each, then the random-mutation fuzzer on fresh seeds and
+"""`make fuzz`: every atheris harness for a time budget each, the random-mutation fuzzer on fresh seeds beside them, and
 the server load test; FUZZING.md gets the figures (cases, executions per second, coverage, findings).
 
 Each finding (a crash, a timeout, memory over the limit) is replayed as users meet it (behind the child probe):
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import random
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,8 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 from harness import HARNESSES  # noqa: E402
+
+from posenet_port._util.fileio import write_bytes_atomic  # noqa: E402
 
 REGRESSIONS = REPO / "tests" / "data" / "fuzz-regressions"
 STAT = re.compile(r"stat::(\w+):\s+(\d+)")
@@ -78,6 +82,20 @@ def run_harness(name: str, seconds: int, work: Path) -> HarnessRun:
     print(f"{name}: {run.executions:,} inputs in {run.seconds} s ({run.per_second}/s), coverage {run.coverage}, "
           f"{len(run.findings)} finding(s)", flush=True)
     return run
+
+
+def run_mutation_fuzzer(cases: int, scratch: Path) -> dict:
+    """tests/helpers/fuzzing.py for `cases` per reader on fresh seeds (printed, so a finding can be replayed)."""
+    figures, log = scratch / "mutation.json", scratch / "mutation.log"
+    first_seed = random.SystemRandom().randrange(2**31)
+    print(f"random-mutation fuzzer: seeds from {first_seed} (log: {log})", flush=True)
+    with open(log, "w") as output:
+        subprocess.run([sys.executable, "-X", "faulthandler", str(REPO / "tests" / "helpers" / "fuzzing.py"), "--cases",
+                        str(cases), "--first-seed", str(first_seed), "--json", str(figures)],
+                       stdout=output, stderr=subprocess.STDOUT)
+    if not figures.is_file():
+        raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{log.read_text()[-3000:]}")
+    return json.loads(figures.read_text())
 
 
 def keep_finding(name: str, case: Path, log: str) -> str:
@@ -140,6 +158,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=180, help="atheris budget per harness (default: 180)")
     parser.add_argument("--cases", type=int, default=2000, help="random-mutation cases per reader (default: 2000)")
     parser.add_argument("--harness", nargs="*", choices=sorted(HARNESSES), help="only these harnesses")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="fuzzing processes at a time, one per core (default: this machine's cores)")
     parser.add_argument("--out", type=Path, default=REPO / "FUZZING.md")
     args = parser.parse_args()
     from helpers import fuzzing, server_load
@@ -147,27 +167,18 @@ def main() -> int:
     started = time.strftime("%Y-%m-%d")
     # First: the page server needs node's tfjs, and a missing one once ended a 2-hour run at its last step.
     load = server_load.run()
-    with tempfile.TemporaryDirectory(prefix="fuzz-campaign-") as scratch:
-        # The random-mutation fuzzer on the second core while the atheris harnesses take turns on the first.
-        figures, log = Path(scratch) / "mutation.json", Path(scratch) / "mutation.log"
-        first_seed = random.SystemRandom().randrange(2**31)
-        print(f"random-mutation fuzzer: seeds from {first_seed} (log: {log})", flush=True)
-        with open(log, "w") as output:
-            mutation_run = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", str(REPO / "tests" / "helpers" / "fuzzing.py"), "--cases",
-                 str(args.cases), "--first-seed", str(first_seed), "--json", str(figures)],
-                stdout=output, stderr=subprocess.STDOUT)
-            runs = [run_harness(name, args.seconds, Path(scratch)) for name in (args.harness or HARNESSES)]
-            mutation_run.wait()
-        if not figures.is_file():
-            raise RuntimeError(f"the random-mutation fuzzer ended without its figures:\n{log.read_text()[-3000:]}")
-        mutation = json.loads(figures.read_text())
+    with tempfile.TemporaryDirectory(prefix="fuzz-campaign-") as scratch, ThreadPoolExecutor(args.jobs) as pool:
+        # The random-mutation fuzzer takes one of the `jobs` cores first; the atheris harnesses take turns on the
+        # others, and on its core once it is done. Each process has a core to itself: a harness's budget is its own.
+        mutation_run = pool.submit(run_mutation_fuzzer, args.cases, Path(scratch))
+        harness_runs = [pool.submit(run_harness, name, args.seconds, Path(scratch)) for name in args.harness or HARNESSES]
+        runs, mutation = [run.result() for run in harness_runs], mutation_run.result()
     lines = ["# Fuzzing the readers of outside files", "",
-             f"Run on {started} by `python tests/fuzz/campaign.py --seconds {args.seconds} --cases {args.cases}` "
-             f"(`make fuzz`), on {machine()}. The property of every input: it is read, or refused with the project's own "
+             f"Run on {started} by `python tests/fuzz/campaign.py --seconds {args.seconds} --cases {args.cases} "
+             f"--jobs {args.jobs}` (`make fuzz`), on {machine()}. The property of every input: it is read, or refused with the project's own "
              "error naming the file, within its time and memory limits; anything else is a finding.", ""]
     lines += atheris_section(runs, args.seconds) + [""] + fuzzing.markdown(mutation) + [""] + server_load.markdown(load)
-    args.out.write_text("\n".join(lines) + "\n")
+    write_bytes_atomic(args.out, ("\n".join(lines) + "\n").encode())
     failures = [f for r in runs for f in r.findings if "STILL FAILS" in f] + mutation["failures"]
     print(f"wrote {args.out}; {len(failures)} case(s) still failing as users meet them")
     return 1 if failures else 0

@@ -10,7 +10,7 @@ import numpy as np
 from posenet_port._util.fileio import read_bounded
 from posenet_port.errors import ModelFileError
 from posenet_port.formats.runner import Runner, check_outputs
-from posenet_port.formats.tflite.ops import check_tflite_ops
+from posenet_port.formats.tflite.verify import verify_tflite
 from posenet_port.model.spec import ModelSpec, canonical_output_name
 
 
@@ -27,12 +27,6 @@ def interpreter_class() -> Any:
     return Interpreter
 
 
-def op_resolver_without_delegates() -> Any:
-    """The resolver that keeps every op visible (XNNPACK would fold them into one DELEGATE op)."""
-    module = __import__(interpreter_class().__module__, fromlist=["OpResolverType"])
-    return module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-
-
 class LiteRTRunner(Runner):
     """A .tflite PoseNet in the LiteRT interpreter; int8 inputs and outputs are (de)quantized here."""
 
@@ -40,12 +34,10 @@ class LiteRTRunner(Runner):
         self.path = self.source = Path(path)
         if not self.path.is_file():
             raise ModelFileError(f"{path}: no such TFLite file")
-        # Read by Python (any file name), handed over as bytes; its ops are listed without delegates (XNNPACK
-        # would hide them in one DELEGATE op) and checked before the interpreter that runs it is made. The
-        # interpreter's own errors reach the user through Format.open.
+        # Read by Python (any file name), handed over as bytes; its structure and ops are checked before an
+        # interpreter sees it. The interpreter's own errors reach the user through Format.open.
         content = self._content = read_bounded(self.path, ModelFileError, "TFLite model")  # kept: the interpreter reads it
-        listing = interpreter_class()(model_content=content, experimental_op_resolver_type=op_resolver_without_delegates())
-        check_tflite_ops((op["op_name"] for op in listing._get_ops_details()), self.path)  # noqa: SLF001
+        verify_tflite(content, self.path)
         self.interpreter = interpreter_class()(model_content=content, num_threads=threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
