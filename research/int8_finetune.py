@@ -1,9 +1,9 @@
-"""Can fine-tuning under simulated int8 arithmetic, taught by the float graph, keep PoseNet's keypoints where
-post-training rounding cannot? A first measurement (no export yet): the network is rebuilt in TensorFlow with int8
-simulated (per-channel symmetric int8 weights, per-tensor activation ranges after ReLU6, int8 heads, the int8
-input), its ranges calibrated on the tuning photos as post-training quantization does, then fine-tuned to match
-the float graph's outputs on augmented tuning photos and frames of vtest.avi. The simulated graph's poses are
-compared with the float graph's on the validation photos, before and after, as the gate counts them.
+"""Where int8 arithmetic moves PoseNet's keypoints, and what fine-tuning under simulated int8 does about it.
+
+Each run is `python -m posenet_port.finetune`'s library (training/finetune.py) with one setting changed: the
+simulation calibrated as post-training quantization is, then fine-tuned against the float graph on random views
+of the tuning photos and vtest.avi's frames. Judged on the validation photos at 257 as the gate counts, and broken
+down by head: the float graph's four heads with one of them replaced by the int8 simulation's, decoded.
 
     python research/int8_finetune.py --out research/int8_finetune.md
 """
@@ -11,123 +11,80 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
 
 from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
-from posenet_port.benchmark.video import VTEST, video_frames
 from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
-from posenet_port.model.int8_simulation import SimulatedInt8
-from posenet_port.model.tf_graph import build_model
 from posenet_port.model.weights import load_weights
 from posenet_port.pipeline.gate import agreement, compare_poses, decode_input_poses
-from posenet_port.pipeline.photos import tuning_photos, validation_photos
+from posenet_port.pipeline.photos import validation_photos
+from posenet_port.training.finetune import HEADS, FinetuneConfig, Trainer, finetune
 
-SIZE, STRIDE = 257, 16
-HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
-
-
-def views(rgb: np.ndarray, rng: np.random.Generator, min_side: float) -> np.ndarray:
-    """A random crop (min_side-100 % of the side), maybe mirrored, brightness and contrast jittered."""
-    height, width = rgb.shape[:2]
-    side = rng.uniform(min_side, 1.0)
-    crop_h, crop_w = max(32, int(height * side)), max(32, int(width * side))
-    top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
-    view = rgb[top : top + crop_h, left : left + crop_w]
-    if rng.random() < 0.5:
-        view = view[:, ::-1]
-    view = np.clip(view.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
-    return preprocess(np.ascontiguousarray(view), SIZE)[0]
+PARTS = {"heatmap": HEADS[:1], "offsets": HEADS[1:2], "displacements": HEADS[2:], "all four": HEADS}
 
 
-def loss(student: dict, teacher: dict) -> tf.Tensor:
-    """Distance to the float graph where the decoder reads: heatmap logits weighted by the teacher's confidence,
-    offsets and displacements near confident keypoints (in units of the output stride)."""
-    confidence = tf.sigmoid(teacher["heatmap_2"])
-    heat = tf.reduce_mean((1 + 10 * confidence) * tf.square(student["heatmap_2"] - teacher["heatmap_2"]))
-    person = tf.reduce_max(confidence, axis=-1, keepdims=True)
-    offsets = tf.reduce_mean(tf.concat([confidence] * 2, -1) * tf.square(student["offset_2"] - teacher["offset_2"]))
-    moves = sum(tf.reduce_mean(person * tf.square(student[h] - teacher[h])) for h in HEADS[2:])
-    return heat + (offsets + moves) / STRIDE**2
-
-
-def within_2px(model: SimulatedInt8, teacher, photos) -> float:
-    comparisons = []
+def head_costs(trainer: Trainer, photos) -> dict[str, float]:
+    """Share of confident keypoints within 2 px when only these heads come from the int8 simulation."""
+    size, stride = trainer.config.input_size, trainer.config.output_stride
+    outputs = []
     for _, rgb in photos:
-        batch, letterbox = preprocess(rgb, SIZE)
-        reference = teacher(batch)
-        candidate = {k: v.numpy() for k, v in model.heads(tf.constant(batch)).items()}
-        poses = [decode_input_poses(network_outputs(o, letterbox, STRIDE), STRIDE) for o in (reference, candidate)]
-        comparisons.append(compare_poses(*poses))
-    result = agreement("validation", SIZE, comparisons)
-    return result.within / max(result.keypoints, 1)
-
-
-def fine_tune(weights, teacher, train: list[np.ndarray], validation, args, min_side: float) -> dict:
-    """Calibrate on `train`, judge, fine-tune on views of `train`, judge again."""
-    rng = np.random.default_rng(args.seed)
-    tf.random.set_seed(args.seed)
-    model = SimulatedInt8(weights, STRIDE)
-    model.calibrate([preprocess(rgb, SIZE)[0] for rgb in train] + [preprocess(rgb[:, ::-1], SIZE)[0] for rgb in train])
-    before = within_2px(model, teacher, validation)
-    print(f"calibrated, before fine-tuning: {before:.1%} within 2 px", flush=True)
-    optimizer = tf.keras.optimizers.Adam(args.learning_rate)
-
-    @tf.function
-    def step(batch, targets):
-        with tf.GradientTape() as tape:
-            value = loss(model.heads(batch), targets)
-        optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
-        return value
-
-    history = []
-    for index in range(args.steps):
-        batch = np.concatenate([views(train[rng.integers(len(train))], rng, min_side) for _ in range(args.batch)])
-        outputs = [teacher(image[None]) for image in batch]  # the float graph takes one picture at a time
-        targets = {k: tf.constant(np.concatenate([o[k] for o in outputs])) for k in HEADS}
-        history.append(float(step(tf.constant(batch), targets)))
-        if (index + 1) % 50 == 0:
-            print(f"step {index + 1}: loss {np.mean(history[-50:]):.4f}", flush=True)
-    return {"before": before, "after": within_2px(model, teacher, validation),
-            "first_loss": float(np.mean(history[:50])), "last_loss": float(np.mean(history[-50:]))}
+        batch, letterbox = preprocess(rgb, size)
+        teacher = {k: v.numpy() for k, v in trainer.teacher.heads(tf.constant(batch), quantize=False).items()}
+        student = {k: v.numpy() for k, v in trainer.student.heads(tf.constant(batch)).items()}
+        outputs.append((teacher, student, letterbox))
+    costs = {}
+    for part, heads in PARTS.items():
+        comparisons = []
+        for teacher, student, letterbox in outputs:
+            mixed = {k: student[k] if k in heads else teacher[k] for k in HEADS}
+            reference, candidate = (decode_input_poses(network_outputs(o, letterbox, stride), stride)
+                                    for o in (teacher, mixed))
+            comparisons.append(compare_poses(reference, candidate))
+        costs[part] = agreement("validation", size, comparisons).within_share
+    return costs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, nargs="+", default=[0, 500, 2000])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
     args = parser.parse_args()
-    start = time.perf_counter()
-    weights = load_weights()
-    teacher = build_model(weights, STRIDE)
-    validation = validation_photos()
-    tuning = [rgb for _, rgb in tuning_photos()] + [f[:, :, ::-1] for f in list(video_frames(VTEST))[::40]]
-    runs = {
-        f"trained on {len(tuning)} pictures: the tuning photos and every 40th frame of vtest.avi, crops of "
-        "30-100 % of the side": fine_tune(weights, teacher, tuning, validation, args, 0.3),
-        "diagnostic only, trained on the validation photos themselves, whole (can this loss move the figure "
-        "at all?)": fine_tune(weights, teacher, [rgb for _, rgb in validation], validation, args, 1.0),
-    }
-    rows = "".join(f"| {name} | {r['before']:.1%} | {r['after']:.1%} | {r['first_loss']:.3f} -> {r['last_loss']:.3f} |\n"
-                   for name, r in runs.items())
-    text = (
-        "# Fine-tuning under simulated int8: a first measurement\n\n"
-        f"Written by `python research/int8_finetune.py --steps {args.steps} --batch {args.batch} --learning-rate "
-        f"{args.learning_rate} --seed {args.seed}` on {describe_cpu()} in {time.perf_counter() - start:.0f} s. "
-        "Each run calibrates the ranges on its training pictures (min / max, weights rounded to nearest: "
-        "post-training quantization), then fine-tunes with Adam on random views (mirrors, brightness, contrast). "
-        f"Judged on the {len(validation)} validation photos at {SIZE} as the gate counts: confident keypoints of "
-        "the simulated int8 graph within 2 px of the float graph's.\n\n"
-        "| run | within 2 px, calibrated | after fine-tuning | loss, first -> last 50 steps |\n|---|---|---|---|\n"
-        + rows
-    )
+    started = time.perf_counter()
+    weights, validation = load_weights(), validation_photos()
+    rows = []
+    for steps in args.steps:
+        result = finetune(weights, replace(FinetuneConfig(), steps=steps))
+        trainer = Trainer(weights, result.config)
+        trainer.student = result.model
+        costs = head_costs(trainer, validation)
+        rows.append((f"{steps}" if steps else "0 (calibrated, as post-training quantization)", result.after, costs))
+        print(f"{steps} steps: {result.after.summary()}; by head {costs}", flush=True)
+    default = FinetuneConfig()
+    header = "| steps | within 2 px | AP | mean OKS | int8 heatmap only | int8 offsets only | int8 displacements only |"
+    table = [header, "|---|---|---|---|---|---|---|"]
+    for steps, judged, costs in rows:
+        by_head = [f"{costs[p]:.1%}" for p in ("heatmap", "offsets", "displacements")]
+        table.append(f"| {steps} | {judged.within_share:.1%} | {judged.ap:.3f} | {judged.mean_oks:.3f} | "
+                     + " | ".join(by_head) + " |")
+    text = "\n".join([
+        "# Fine-tuning under simulated int8: how far it goes",
+        "",
+        f"Written by `python research/int8_finetune.py --steps {' '.join(map(str, args.steps))}` on {describe_cpu()} "
+        f"in {time.perf_counter() - started:.0f} s. Each run: `python -m posenet_port.finetune --steps N` (Adam at "
+        f"{default.learning_rate} with a warm-up and a cosine decay, batches of {default.batch} random views of the "
+        f"tuning photos and every {default.video_every}th frame of vtest.avi, seed {default.seed}). Judged on the "
+        f"{len(validation)} validation photos at {default.input_size}: confident keypoints of the int8 simulation "
+        "within 2 px of the float graph's; the last three columns decode the float graph's heads with one of them "
+        "replaced by the simulation's.",
+        "",
+        *table,
+        "",
+    ])
     write_bytes_atomic(args.out, text.encode())
     print(text)
 

@@ -15,11 +15,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from posenet_port._util.resources import resource
 from posenet_port.inference.decode import Pose
 from posenet_port.inference.tracking import PoseStream, SmoothingOptions, TrackedPose
+from posenet_port.pipeline.photos import video_frames
 
-VTEST = resource("videos/vtest.avi")  # provenance: videos/README.md
 VTEST_INPUT_SIZE = 513  # people 90 px tall in a 768x576 frame: at 257 most walkers are missed
 SHAKE_SIDE = 640  # shake clips are made at a webcam's size: one pixel of shake means what it means there
 SHAKE_FPS = 30.0
@@ -77,15 +76,6 @@ def split(clip: Clip, frame: int) -> tuple[Clip, Clip]:
     """The clip before `frame` and from it (timestamps kept)."""
     return tuple(Clip(f"{clip.name}[{part}]", clip.timestamps[part], clip.poses[part], clip.fps)
                  for part in (slice(0, frame), slice(frame, None)))
-
-
-def video_frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
-    from posenet_port.inference.stream import CaptureSource
-
-    for frame in CaptureSource(path).frames():
-        if limit is not None and frame.index >= limit:
-            return
-        yield frame.image
 
 
 def run_stream(clip: Clip, stream: PoseStream) -> tuple[list[list[TrackedPose]], list[float]]:

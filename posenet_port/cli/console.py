@@ -15,6 +15,7 @@ COMMANDS = {
     "serve": "the browser page for the exported tfjs models",
     "bench": "speed of every model and step on this CPU",
     "list_nodes": "the nodes of any PoseNet model and their roles",
+    "finetune": "fine-tune PoseNet so its int8 model keeps the float model's keypoints",
 }
 
 
@@ -50,3 +51,7 @@ def serve() -> int:
 
 def list_nodes() -> int:
     return _run("list_nodes")
+
+
+def finetune() -> int:
+    return _run("finetune")

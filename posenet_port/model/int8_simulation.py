@@ -20,11 +20,16 @@ fed LiteRT's own int8 input gives LiteRT's output within one step):
 """
 from __future__ import annotations
 
+import io
+import zipfile
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from posenet_port._util.fileio import read_bounded, write_bytes_atomic
+from posenet_port.errors import WeightsError
 from posenet_port.model.architecture import DEFAULT_OUTPUT_STRIDE, ArchitectureConfig, ConvStep, conv_steps
 from posenet_port.model.tf_graph import PosenetModel, name_outputs
 from posenet_port.model.weights import SCOPE, ConvWeights, PosenetWeights
@@ -144,3 +149,43 @@ class SimulatedInt8(PosenetModel):
 
     def ranges(self) -> Sequence[tuple[float, float]]:
         return [(float(low.numpy()), float(high.numpy())) for low, high in zip(self.low, self.high)]
+
+    def to_bytes(self) -> bytes:
+        """Kernels, biases and activation ranges as an .npz (numpy arrays only: read without pickle)."""
+        arrays = {f"kernel_{i:02d}": k.numpy() for i, k in enumerate(self.kernels)}
+        arrays |= {f"bias_{i:02d}": b.numpy() for i, b in enumerate(self.biases)}
+        arrays |= {"low": np.array([v.numpy() for v in self.low], np.float32),
+                   "high": np.array([v.numpy() for v in self.high], np.float32)}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        return write_bytes_atomic(path, self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path, output_stride: int = DEFAULT_OUTPUT_STRIDE) -> SimulatedInt8:
+        """A simulation saved by `save`; its kernels' shapes must be PoseNet's, its ranges one per layer."""
+        data = read_bounded(Path(path), WeightsError, "fine-tuned int8 weights")
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise WeightsError(f"{path}: not fine-tuned int8 weights ({error}); write them with "
+                               "`python -m posenet_port.finetune`") from None
+        count = sum(name.startswith("kernel_") for name in arrays)
+        expected = {f"{kind}_{i:02d}" for kind in ("kernel", "bias") for i in range(count)} | {"low", "high"}
+        if set(arrays) != expected:
+            raise WeightsError(f"{path}: holds {sorted(set(arrays) ^ expected)[:4]} where fine-tuned int8 weights "
+                               "hold kernel_NN, bias_NN, low and high")
+        convs = [ConvWeights(arrays[f"kernel_{i:02d}"].astype(np.float32), arrays[f"bias_{i:02d}"].astype(np.float32))
+                 for i in range(count)]
+        model = cls(PosenetWeights.from_convs(convs, source=str(path), format="fine-tuned int8"), output_stride)
+        for name, variables in (("low", model.low), ("high", model.high)):
+            values = arrays[name]
+            if values.shape != (len(variables),) or not np.all(np.isfinite(values)):
+                raise WeightsError(f"{path}: {name} holds {values.shape} values, where {len(variables)} finite ones "
+                                   "(one per layer) belong")
+            for variable, value in zip(variables, values):
+                variable.assign(float(value))
+        return model

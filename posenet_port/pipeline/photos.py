@@ -1,10 +1,14 @@
-"""Public-domain photos this project can always reach offline: for checks, calibration and benchmarks."""
+"""Public-domain photos (and a video) this project can always reach offline: for checks, calibration, fine-tuning
+and benchmarks."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+
+from posenet_port._util.resources import resource
 
 DATA = Path(__file__).resolve().parents[1] / "data"  # package data: installed with the package
 SOLVAY_1927 = DATA / "solvay1927.jpg"  # 29 people: the multi-pose case
@@ -82,3 +86,16 @@ def shifted_by_one_pixel(rgb: np.ndarray) -> np.ndarray:
 
 # Changes no person would notice, whose effect on the float graph's own poses is the floor under every model's.
 NOISE_CHANGES = {"photos re-saved as JPEG 95": resaved_as_jpeg, "photos shifted by one pixel": shifted_by_one_pixel}
+
+
+VTEST = resource("videos/vtest.avi")  # people walking, seen from above: provenance in videos/README.md
+
+
+def video_frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
+    """A video's frames, as BGR arrays (OpenCV's order), the first `limit` of them."""
+    from posenet_port.inference.stream import CaptureSource
+
+    for frame in CaptureSource(path).frames():
+        if limit is not None and frame.index >= limit:
+            return
+        yield frame.image

@@ -135,7 +135,7 @@ CLIP_BOX = (384, 120, 768, 408)  # x0, y0, x1, y1 of vtest.avi where people walk
 def clip_frames(work: Path) -> list[dict]:
     """The first 3 s of vtest.avi (videos/README.md), cropped to where people walk, as PNG frames with their
     timestamps."""
-    from posenet_port.benchmark.video import VTEST, video_frames
+    from posenet_port.pipeline.photos import VTEST, video_frames
 
     x0, y0, x1, y1 = CLIP_BOX
     frames = []

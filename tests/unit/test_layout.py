@@ -6,10 +6,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from posenet_port.cli.console import COMMANDS
+
 PACKAGE = Path(__file__).resolve().parents[2] / "posenet_port"
 # Each stage may import the stages before it, never one after it.
-STAGES = ("errors", "_util", "model", "formats", "inference", "pipeline", "oracle", "benchmark", "web", "cli")
-COMMAND_MODULES = ("rebuild", "estimate", "demo", "bench", "serve", "list_nodes")  # `python -m posenet_port.<command>`
+STAGES = ("errors", "_util", "model", "formats", "inference", "pipeline", "training", "oracle", "benchmark", "web",
+          "cli")
+COMMAND_MODULES = tuple(COMMANDS)  # `python -m posenet_port.<command>`
 
 
 def module_name(path: Path) -> str:

