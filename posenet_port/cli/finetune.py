@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"training and judging input size (default: {DEFAULTS.input_size})")
     parser.add_argument("--video-every", type=int_in(1), default=DEFAULTS.video_every,
                         help=f"train on every n-th frame of vtest.avi (default: {DEFAULTS.video_every})")
+    parser.add_argument("--start", choices=("gptq", "float"), default=DEFAULTS.start,
+                        help="the first weights: on the int8 grid GPTQ chooses, or the float ones "
+                        f"(default: {DEFAULTS.start})")
+    parser.add_argument("--train", choices=("all", "biases"), default=DEFAULTS.train,
+                        help="what moves: kernels, biases and activation ranges, or only biases and ranges "
+                        f"(default: {DEFAULTS.train})")
     add_verbose_argument(parser)
     return parser
 
@@ -48,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = FinetuneConfig(steps=args.steps, batch=args.batch, learning_rate=args.learning_rate, seed=args.seed,
-                            input_size=args.input_size, video_every=args.video_every)
+                            input_size=args.input_size, video_every=args.video_every, start=args.start,
+                            train=args.train)
     weights = load_weights(args.weights)
     result = finetune(weights, config, progress=lambda line: print(line, flush=True))
     data = result.model.to_bytes()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Container, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -92,17 +92,20 @@ class SimulatedInt8(PosenetModel):
     def trainable_variables(self) -> list[tf.Variable]:
         return [*self.kernels, *self.biases, *self.low, *self.high]
 
-    def heads(self, image: tf.Tensor, quantize: bool = True, activations: list | None = None) -> dict[str, tf.Tensor]:
+    def heads(self, image: tf.Tensor, quantize: bool = True, activations: list | None = None,
+              rounded: Container[int] | None = None) -> dict[str, tf.Tensor]:
         """The four raw heads; with `quantize=False` the float network on the same variables, and `activations`
-        (a list) receives each layer's output before its rounding."""
-        x = tf.quantization.fake_quant_with_min_max_args(image, *INPUT_RANGE) if quantize else image
+        (a list) receives each layer's output before its rounding. `rounded`: the layers whose weights and output
+        are rounded (None: all, and the input), to find which rounding costs what."""
+        x = tf.quantization.fake_quant_with_min_max_args(image, *INPUT_RANGE) if quantize and rounded is None else image
         input_scale = tf.constant((INPUT_RANGE[1] - INPUT_RANGE[0]) / 255)
         heads = {}
         for index, step in enumerate(self.steps):
-            y = self._layer(x, index, step, input_scale if quantize else None)
+            rounding = quantize and (rounded is None or index in rounded)
+            y = self._layer(x, index, step, input_scale if rounding else None)
             if activations is not None:
                 activations.append(y)
-            if quantize:
+            if rounding:
                 y = tf.quantization.fake_quant_with_min_max_vars(y, self.low[index], self.high[index], 8)
             if step.is_head:
                 heads[step.scope] = y
