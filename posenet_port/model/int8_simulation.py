@@ -171,6 +171,7 @@ class SimulatedInt8(PosenetModel):
         """A simulation saved by `save`; its kernels' shapes must be PoseNet's, its ranges one per layer."""
         data = read_bounded(Path(path), WeightsError, "fine-tuned int8 weights")
         try:
+            _check_stored_members(data, path)
             with np.load(io.BytesIO(data), allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -192,3 +193,13 @@ class SimulatedInt8(PosenetModel):
             for variable, value in zip(variables, values):
                 variable.assign(float(value))
         return model
+
+
+def _check_stored_members(data: bytes, path: str | Path) -> None:
+    """`save` stores every array uncompressed: a compressed member (a zip bomb states gigabytes in a few bytes)
+    or one larger than the file is refused before numpy allocates what its header claims."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if member.compress_type != zipfile.ZIP_STORED or member.file_size > len(data):
+                raise WeightsError(f"{path}: member {member.filename!r} is compressed or larger than the file; "
+                                   "fine-tuned int8 weights are stored uncompressed (`python -m posenet_port.finetune`)")

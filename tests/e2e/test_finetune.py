@@ -70,3 +70,13 @@ def test_damaged_weights_are_refused_with_what_to_do(calibrated, tmp_path):
     np.savez(tmp_path / "short.npz", **arrays)
     with pytest.raises(WeightsError, match="one per layer"):
         SimulatedInt8.load(tmp_path / "short.npz")
+
+
+def test_a_compressed_member_is_refused_before_numpy_reads_it(calibrated, tmp_path):
+    """A zip member that states gigabytes in a few compressed bytes must never reach numpy's reader."""
+    arrays = dict(np.load(io.BytesIO(calibrated.to_bytes())))
+    arrays["kernel_00"] = np.zeros((1 << 13, 1 << 13), np.float32)  # 256 MiB of zeros in about 256 KB
+    np.savez_compressed(tmp_path / "bomb.npz", **arrays)
+    print(f"bomb.npz: {(tmp_path / 'bomb.npz').stat().st_size >> 10} KB on disk")
+    with pytest.raises(WeightsError, match="compressed or larger than the file"):
+        SimulatedInt8.load(tmp_path / "bomb.npz")
