@@ -20,10 +20,11 @@ from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
 from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
+from posenet_port.model.architecture import HEAD_NAMES as HEADS
 from posenet_port.model.weights import load_weights
 from posenet_port.pipeline.gate import agreement, compare_poses, decode_input_poses
 from posenet_port.pipeline.photos import validation_photos
-from posenet_port.training.finetune import HEADS, FinetuneConfig, Trainer, finetune
+from posenet_port.training.finetune import FinetuneConfig, Trainer, finetune
 
 RUNS = ["0:float:all:1e-5", "0:gptq:all:1e-5", "1500:gptq:all:1e-5", "1500:gptq:biases:5e-5"]
 PARTS = {"heatmap": HEADS[:1], "offsets": HEADS[1:2], "displacements": HEADS[2:], "all four": HEADS}

@@ -19,6 +19,7 @@ import tensorflow as tf
 from posenet_port.errors import ConfigError
 from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
+from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.int8_simulation import SimulatedInt8
 from posenet_port.model.weights import PosenetWeights
 from posenet_port.pipeline.checks import scored_agreement
@@ -26,7 +27,6 @@ from posenet_port.pipeline.gate import AGREEMENT_PX, Agreement, compare_poses, d
 from posenet_port.pipeline.photos import TUNING_PEOPLE, VTEST, tuning_photos, validation_photos
 from posenet_port.training.views import ViewOptions, random_batch, training_pictures
 
-HEADS = ("heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 MONITOR_VIEWS = 16
 CONFIDENT_WEIGHT = 10.0  # a heatmap cell the teacher is sure of counts this much more than one it rules out
 
@@ -73,7 +73,7 @@ def distance(student: dict[str, tf.Tensor], teacher: dict[str, tf.Tensor], outpu
     keypoints = tf.concat([confidence] * 2, -1)
     offsets = _weighted_mean(keypoints, tf.square(student["offset_2"] - teacher["offset_2"])) / AGREEMENT_PX**2
     person = tf.reduce_max(confidence, axis=-1, keepdims=True)
-    moves = sum(_weighted_mean(person, tf.square(student[h] - teacher[h])) for h in HEADS[2:]) / (output_stride / 4)**2
+    moves = sum(_weighted_mean(person, tf.square(student[h] - teacher[h])) for h in HEAD_NAMES[2:]) / (output_stride / 4)**2
     return heat + offsets + moves
 
 
@@ -102,10 +102,9 @@ class Trainer:
 
     def _step(self, batch: tf.Tensor) -> tf.Tensor:
         target = self.teacher.heads(batch, quantize=False)
-        variables = self.variables
         with tf.GradientTape() as tape:
             value = distance(self.student.heads(batch), target, self.config.output_stride)
-        self.optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
+        self.optimizer.apply_gradients(zip(tape.gradient(value, self.variables), self.variables))
         return value
 
     def distance_on(self, batch: np.ndarray) -> float:
