@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from posenet_port._util.fileio import write_bytes_atomic
+from posenet_port._util.fileio import check_outputs_distinct, write_bytes_atomic
 from posenet_port.cli.common import add_verbose_argument, float_in, int_in
 from posenet_port.model.architecture import MAX_INPUT_SIZE
 from posenet_port.model.weights import load_weights
-from posenet_port.model.weights.shipped import FINETUNED_INT8
+from posenet_port.model.weights.shipped import FINETUNED_INT8, SHIPPED_WEIGHTS
+from posenet_port.pipeline.photos import VTEST
 from posenet_port.training.finetune import FinetuneConfig, finetune, provenance
 
 DEFAULTS = FinetuneConfig()
@@ -51,8 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_outputs_apart(args: argparse.Namespace) -> None:
+    """Before any work: neither written file may replace the other, a weight file or the training video."""
+    given = Path(args.weights) if args.weights else SHIPPED_WEIGHTS.directory
+    folder = given if given.is_dir() else given.parent
+    inputs = {f"the weight file {path.name}:": path for path in folder.iterdir() if path.is_file()} if folder.is_dir() else {}
+    check_outputs_distinct({**inputs, "training video": VTEST},
+                           {"--out": args.out, "its provenance": args.out.with_suffix(".json")})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_outputs_apart(args)
     config = FinetuneConfig(steps=args.steps, batch=args.batch, learning_rate=args.learning_rate, seed=args.seed,
                             input_size=args.input_size, video_every=args.video_every, start=args.start,
                             train=args.train)

@@ -80,3 +80,18 @@ def test_a_compressed_member_is_refused_before_numpy_reads_it(calibrated, tmp_pa
     print(f"bomb.npz: {(tmp_path / 'bomb.npz').stat().st_size >> 10} KB on disk")
     with pytest.raises(WeightsError, match="compressed or larger than the file"):
         SimulatedInt8.load(tmp_path / "bomb.npz")
+
+
+@pytest.mark.parametrize("target", ["posenet.bin", "posenet.json", "finetuned.json"])
+def test_the_command_refuses_an_output_that_would_replace_an_input_or_its_own_provenance(tmp_path, capsys, target):
+    """Refused before any training: --out on a weight file, or a name whose provenance (.json) is itself."""
+    from posenet_port.cli.common import run_cli
+    from posenet_port.cli.finetune import main
+    from posenet_port.model.weights import SHIPPED_WEIGHTS
+
+    for name in ("posenet.json", "posenet.bin"):
+        (tmp_path / name).write_bytes((SHIPPED_WEIGHTS.directory / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    status = run_cli(main, ["--weights", str(tmp_path / "posenet.json"), "--out", str(tmp_path / target)])
+    assert status == 2 and "it would be overwritten" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
