@@ -24,7 +24,7 @@ from posenet_port.inference.decode import Keypoint, Pose
 from posenet_port.inference.estimator import PoseEstimator
 from posenet_port.inference.stream import CaptureSource
 from posenet_port.inference.tracking import PoseStream, TrackedPose
-from posenet_port.pipeline.photos import PEOPLE, VALIDATION_PEOPLE
+from posenet_port.pipeline.photos import PEOPLE, VALIDATION_PEOPLE, VTEST, video_frames
 
 # norfair's own pose demo (demos/openpose): its settings, with the keypoint distance scaled to the frame's height
 # as it does (height / 40).
@@ -99,13 +99,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
     args = parser.parse_args()
     start = time.perf_counter()
-    fps = CaptureSource(video.VTEST).fps
+    fps = CaptureSource(VTEST).fps
     walker_estimator, estimator = PoseEstimator(input_size=video.VTEST_INPUT_SIZE), PoseEstimator()
-    walk = video.clip_poses(video.VTEST.name, video.video_frames(video.VTEST), fps,
+    walk = video.clip_poses(VTEST.name, video_frames(VTEST), fps,
                             lambda image: walker_estimator.estimate_poses(image, color_order="bgr"))
     shake = [video.shake_clip(PEOPLE / f"{name}.jpg", lambda image: estimator.estimate_poses(image, color_order="bgr"))
              for name in VALIDATION_PEOPLE]
-    height = next(CaptureSource(video.VTEST).frames()).image.shape[0]
+    height = next(CaptureSource(VTEST).frames()).image.shape[0]
     rows = [measure("PoseStream (OKS + One Euro, defaults)", PoseStream, walk, shake, fps),
             measure("norfair, its pose demo's settings", lambda: NorfairStream(height), walk, shake, fps),
             measure("norfair, no initialization delay, 1 s memory", lambda: NorfairStream(

@@ -425,17 +425,17 @@ def bench_video(runs: int) -> Section:
     from posenet_port.inference.estimator import PoseEstimator
     from posenet_port.inference.stream import CaptureSource, run_loop
     from posenet_port.inference.tracking import PoseStream, SmoothingOptions
-    from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
+    from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE, VTEST, video_frames
 
-    if not video.VTEST.is_file():
-        raise FileNotFoundError(f"{video.VTEST} is missing: the video benchmark runs in a checkout of the repository, "
+    if not VTEST.is_file():
+        raise FileNotFoundError(f"{VTEST} is missing: the video benchmark runs in a checkout of the repository, "
                                 "which holds it (videos/README.md)")
     smoothing = SmoothingOptions()
-    walk_fps = CaptureSource(video.VTEST).fps
-    print(f"  {video.VTEST.name} at {video.VTEST_INPUT_SIZE} ...", flush=True)
+    walk_fps = CaptureSource(VTEST).fps
+    print(f"  {VTEST.name} at {video.VTEST_INPUT_SIZE} ...", flush=True)
     walker_estimator = PoseEstimator(input_size=video.VTEST_INPUT_SIZE)
     frame_ms: list[float] = []
-    walk = video.clip_poses(video.VTEST.name, video.video_frames(video.VTEST), walk_fps,
+    walk = video.clip_poses(VTEST.name, video_frames(VTEST), walk_fps,
                             lambda image: walker_estimator.estimate_poses(image, color_order="bgr"), frame_ms)
     tracked, stream_ms = video.run_stream(walk, PoseStream())
     print(f"  shake clips of {len(TUNING_PEOPLE) + len(VALIDATION_PEOPLE)} photos ...", flush=True)
@@ -449,9 +449,9 @@ def bench_video(runs: int) -> Section:
     lags = [video.lag(video.run_stream(part, PoseStream())[0], walk_fps) for part in halves]
     identity = video.identity(tracked, walk_fps)
     switches = video.suspected_switches(tracked, walk_fps)
-    sheet = write_image(resource("docs") / "tracks_vtest.jpg", video.contact_sheet(video.VTEST, tracked, walk_fps))
+    sheet = write_image(resource("docs") / "tracks_vtest.jpg", video.contact_sheet(VTEST, tracked, walk_fps))
     print("  the demo loop with and without tracking ...", flush=True)
-    loop_frames = _FramesInMemory(list(itertools.islice(CaptureSource(video.VTEST).frames(), max(runs // 2, 50))),
+    loop_frames = _FramesInMemory(list(itertools.islice(CaptureSource(VTEST).frames(), max(runs // 2, 50))),
                                   walk_fps)
     streams = {"without tracking": lambda: None, "tracked and smoothed": PoseStream}
     rounds = {label: [] for label in streams}

@@ -15,6 +15,7 @@ from posenet_port.benchmark import video
 from posenet_port.inference.estimator import PoseEstimator
 from posenet_port.inference.stream import CaptureSource
 from posenet_port.inference.tracking import PoseStream
+from posenet_port.pipeline.photos import VTEST
 
 FRAMES = 40  # 4 s at the video's 10 fps
 INPUT_SIZE = video.VTEST_INPUT_SIZE
@@ -24,7 +25,7 @@ INPUT_SIZE = video.VTEST_INPUT_SIZE
 def tracked_frames(frozen_pb):
     """The Python stream over the first FRAMES frames, with the frames' own timestamps."""
     estimator, stream = PoseEstimator(frozen_pb, INPUT_SIZE), PoseStream()
-    frames = [frame for frame, _ in zip(CaptureSource(video.VTEST).frames(), range(FRAMES))]
+    frames = [frame for frame, _ in zip(CaptureSource(VTEST).frames(), range(FRAMES))]
     return [stream.update(estimator.estimate_poses(f.image, color_order="bgr"), f.timestamp) for f in frames]
 
 
@@ -32,7 +33,7 @@ def tracked_frames(frozen_pb):
 def test_the_demos_dump_holds_the_python_streams_ids_and_smoothed_keypoints(tmp_path, frozen_pb, tracked_frames):
     dump = tmp_path / "poses.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "posenet_port.demo", "--video", str(video.VTEST), "--model", str(frozen_pb),
+        [sys.executable, "-m", "posenet_port.demo", "--video", str(VTEST), "--model", str(frozen_pb),
          "--input-size", str(INPUT_SIZE), "--max-frames", str(FRAMES), "--no-display", "--dump", str(dump)],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )
