@@ -92,12 +92,12 @@ def study(weights, output_stride: int, size: int, calibration: Sequence[np.ndarr
           validation: PhotoSet, candidates: Sequence[Layout], progress=print) -> list[LayoutResult]:
     """Each layout of `weights` quantized on `calibration`, judged on both photo sets; all-int8 layouts also in
     ONNX Runtime's int8 kernels (a float layer between quantized ones runs wrong there)."""
-    from posenet_port.formats.onnx.export import posenet_onnx, quantize_int8
+    from posenet_port.formats.onnx.export import posenet_onnx, quantize_qdq
     from posenet_port.pipeline.gate import TUNING, VALIDATION
 
     model, results = posenet_onnx(weights, output_stride), []
     for layout in candidates:
-        quantized = quantize_int8(model, calibration, layout.float_layers)
+        quantized = quantize_qdq(model, calibration, float_layers=layout.float_layers)
         kernels = validation.agreement(quantized, VALIDATION, size, kernels=True) if not layout.float_layers else None
         result = LayoutResult(layout, tuning.agreement(quantized, TUNING, size),
                               validation.agreement(quantized, VALIDATION, size), kernels)

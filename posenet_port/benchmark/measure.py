@@ -70,6 +70,15 @@ class LatencySpec:
 
 
 PACED_RUNS = 40  # calls 33 ms apart: 1.3 s per figure
+FIGURE_BUDGET_S = 10.0  # back-to-back runs of a model slower than 50 ms are cut to fit (16x8 TFLite: 0.4 s a run)
+MIN_RUNS = 10
+
+
+def affordable_runs(function: Callable[[], object], runs: int) -> int:
+    """`runs`, or fewer (at least MIN_RUNS) if one call of `function` says they would take over FIGURE_BUDGET_S."""
+    start = time.perf_counter()
+    function()
+    return max(MIN_RUNS, min(runs, int(FIGURE_BUDGET_S / max(time.perf_counter() - start, 1e-9))))
 
 
 def worker(latency: LatencySpec) -> dict:
@@ -91,7 +100,8 @@ def worker(latency: LatencySpec) -> dict:
     run = FORMATS[latency.format].open(latency.path, latency.threads or 2, spec)
     frame = cv2.resize(load_image(SOLVAY_1927)[:, :1229], (640, 480), interpolation=cv2.INTER_AREA)
     batch, box = preprocess(frame, latency.size)
-    network = measure("network", lambda: run(batch), latency.runs)
+    runs = affordable_runs(lambda: run(batch), latency.runs)
+    network = measure("network", lambda: run(batch), runs)
     outputs = network_outputs(run(batch), box, stride)
     tensors = (outputs.scores, outputs.offsets, outputs.displacements_fwd, outputs.displacements_bwd)
 
@@ -100,7 +110,7 @@ def worker(latency: LatencySpec) -> dict:
         o = network_outputs(run(frame_batch), frame_box, stride)
         return [p.scaled(frame_box) for p in decode_multiple_poses(o.scores, o.offsets, o.displacements_fwd, o.displacements_bwd, stride)]
 
-    paced_runs = min(latency.runs, PACED_RUNS)
+    paced_runs = min(runs, PACED_RUNS)
     # CPU time of the whole paced stretch, idle gaps included: a runtime whose threads spin after a call pays
     # for its paced speed here (warmed up already, so no untimed calls inside the stretch).
     cpu_start = time.process_time()
@@ -110,7 +120,7 @@ def worker(latency: LatencySpec) -> dict:
         "network": asdict(network),
         "network_paced": asdict(network_paced),
         "cpu_ms_per_paced_frame": cpu_ms_per_frame,
-        "end_to_end": asdict(measure("end to end", end_to_end, latency.runs)),
+        "end_to_end": asdict(measure("end to end", end_to_end, runs)),
         "end_to_end_paced": asdict(measure("end to end, paced", end_to_end, paced_runs, interval_s=FRAME_INTERVAL_S)),
         "decode_multi": asdict(measure("multi", lambda: decode_multiple_poses(*tensors, stride), latency.runs)),
         "decode_single": asdict(measure("single", lambda: decode_single_pose(tensors[0], tensors[1], stride), latency.runs)),

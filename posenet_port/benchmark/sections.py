@@ -222,7 +222,7 @@ def _models_at(size: int, artifacts: dict[str, dict], work: Path) -> list[tuple[
             if kept is not None and kept.get("input_size") in (None, size):
                 models.append((label, name, fmt.name, kept["path"], kept["spec"]))
             elif graph is not None:
-                if recipe.variant == "int8" and not calibration.photos:
+                if recipe.calibrated and not calibration.photos:
                     calibration = Calibration(calibration_photos(None))
                 spec = reference.exported(fmt.name, recipe.variant, size if fmt.fixed_input else None)
                 source = ExportSource(spec=spec, weights=read_frozen_weights(graph["path"]), frozen_graph=graph["path"],

@@ -34,13 +34,20 @@ class CalibrationInputs(Protocol):
 class Recipe:
     """What rebuild can emit for a format: a converter `variant` (one of its exporter's VARIANTS), on the float
     weights or on weights rounded onto `grid` first; `weight_class` names the floor its checks must clear
-    (pipeline.gate.FLOORS)."""
+    (pipeline.gate.FLOORS); a `calibrated` recipe fixes its activation ranges on the calibration photos."""
 
     name: str
     variant: str
     grid: str | None = None
     weight_class: str
     description: str
+    calibrated: bool = False
+
+    @property
+    def integer_only(self) -> bool:
+        """Activations as well as weights are integers: what NPUs and integer-only accelerators need. Every
+        calibrated recipe is one (its activation ranges are what calibration fixes)."""
+        return self.calibrated
 
 
 def recipes(*entries: Recipe) -> dict[str, Recipe]:
@@ -122,8 +129,13 @@ FLOAT16_RECIPES = (
            description=f"float16 weights {GPTQ}"),
 )
 INT8_RECIPES = (
-    Recipe(name="int8", variant="int8", weight_class="1-byte",
+    Recipe(name="int8", variant="int8", weight_class="1-byte", calibrated=True,
            description="int8 weights (nearest) and activations, calibrated on real photos"),
-    Recipe(name="int8-gptq", variant="int8", grid="int8", weight_class="1-byte",
+    Recipe(name="int8-gptq", variant="int8", grid="int8", weight_class="1-byte", calibrated=True,
            description=f"int8 weights {GPTQ}, int8 activations"),
 )
+# int16 activations: the only post-training layout whose poses clear the 1-byte floor (research/int8_int16x8.md),
+# for accelerators that compute with 16-bit activations and 8-bit weights (Qualcomm's w8a16); on a CPU, LiteRT
+# runs it in reference kernels and ONNX Runtime in float between its QDQ pairs, both slower than float32.
+INT16X8_GPTQ = Recipe(name="int16x8-gptq", variant="int16x8", grid="int8", weight_class="1-byte", calibrated=True,
+                      description=f"int8 weights {GPTQ}, int16 activations")

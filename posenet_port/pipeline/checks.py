@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from posenet_port.errors import RuntimeUnavailableError, check_interrupted
 from posenet_port.formats.artifacts import Artifact
@@ -49,10 +49,12 @@ def run_checks(
     input_size: int,
     out_dir: Path,
     require_node: bool = False,
+    integer_only: Collection[str] = frozenset(),
 ) -> CheckReport:
     """Run every artifact on every photo in its format's runtime (formats.py), compare its decoded poses with
     the `reference` model's (the float frozen graph), judge it against its class's floor
-    (`weight_classes[name]`), time the in-process runtimes, mark each format's Pareto front, and write the grids
+    (`weight_classes[name]`), time the in-process runtimes, mark each format's Pareto front (where the models
+    named in `integer_only`, whose activations are integers too, keep their own place), and write the grids
     and the summary (checks.md, checks.json) into `out_dir`. A fixed-input model is checked at its size, the
     others at every size of `dynamic_check_sizes`."""
     stride = reference.spec.output_stride
@@ -71,7 +73,8 @@ def run_checks(
             notes[artifact.name] = f"NOT RUN: {error}"
     results = []
     for artifact in artifacts:
-        result = CheckResult(artifact.name, artifact.format, artifact.size, weight_classes[artifact.name])
+        result = CheckResult(artifact.name, artifact.format, artifact.size, weight_classes[artifact.name],
+                             integer_only=artifact.name in integer_only)
         if runs.sizes(artifact.name):
             _score(result, runs)
             judge(result)

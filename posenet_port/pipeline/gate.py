@@ -118,6 +118,7 @@ class CheckResult:
     same_detection_max_px: float | None = None
     latency_ms: dict[int, float] = field(default_factory=dict)  # network median by thread count, same run
     pareto: bool = False
+    integer_only: bool = False  # activations too are integers: a model for NPUs, not to be replaced by a float one
     note: str = ""
 
     def agreement(self, split: str, input_size: int | None = None) -> Agreement | None:
@@ -320,7 +321,9 @@ LATENCY_MARGIN = 0.9  # one model is faster than another only below 90 % of its 
 def mark_pareto_front(results: Sequence[CheckResult]) -> None:
     """Per format, among passing models: on the front unless another is no larger, no slower and no less close
     to the float graph, and better in one of them. Closeness is the validation share within 2 px, ties broken by
-    the same-detection drift (float32's 0 against float16's hundredths, where both keep every keypoint)."""
+    the same-detection drift (float32's 0 against float16's hundredths, where both keep every keypoint). Only an
+    integer-only model can push an integer-only one off the front: a phone's NPU cannot run the other, however
+    fast it runs on the CPU that measured it."""
     def closeness(r: CheckResult) -> tuple[float, float]:
         return validation_share(r), -(r.same_detection_max_px or 0.0)
 
@@ -329,7 +332,7 @@ def mark_pareto_front(results: Sequence[CheckResult]) -> None:
         timed = time_a is not None and time_b is not None
         faster, slower = timed and time_a < LATENCY_MARGIN * time_b, timed and time_b < LATENCY_MARGIN * time_a
         no_worse = a.size_bytes <= b.size_bytes and closeness(a) >= closeness(b) and not slower
-        return no_worse and (a.size_bytes < b.size_bytes or closeness(a) > closeness(b) or faster)
+        return (a.integer_only or not b.integer_only) and no_worse and (a.size_bytes < b.size_bytes or closeness(a) > closeness(b) or faster)
 
     passing = [r for r in results if r.status == PASS]
     for result in passing:

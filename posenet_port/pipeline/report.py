@@ -107,16 +107,18 @@ def write_summary(report: CheckReport, out_dir: Path) -> None:
         lines += [f"| {floor.change} | {a.input_size} | {a.summary()} |" for floor in report.noise_floors for a in floor.agreements]
     for fmt in dict.fromkeys(r.format for r in report.results):
         lines += ["", f"## Pareto table: {fmt}", "",
-                  "| recipe | size | 1 thread | 2 threads | validation within 2 px | result | on the front |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| recipe | size | 1 thread | 2 threads | validation within 2 px | integer only | result | on the front |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in sorted((r for r in report.results if r.format == fmt), key=lambda r: r.size_bytes):
             lines.append(f"| {r.name} | {r.size_bytes / 1e6:.2f} MB | {_ms(r.latency_ms.get(1))} | {_ms(r.latency_ms.get(2))} | "
-                         f"{100 * validation_share(r):.1f} % | {r.status} | {'yes' if r.pareto else 'no'} |")
+                         f"{100 * validation_share(r):.1f} % | {'yes' if r.integer_only else 'no'} | {r.status} | "
+                         f"{'yes' if r.pareto else 'no'} |")
     lines += ["", "Latency: the network alone in its format's runtime (tfjs runs in node: not timed here), median of "
               "30 back-to-back runs in the check process at the model's first checked size (the benchmark "
               "command measures properly). A recipe is on the front when no other passing recipe of its format is "
               f"no larger, no slower (below {LATENCY_MARGIN:g}x its time counts as faster) and no less close (share "
-              "within 2 px, then same-detection drift), and better in one.", "",
+              "within 2 px, then same-detection drift), and better in one; an integer-only recipe (int8 or int16 "
+              "activations, what NPUs run) only gives way to another integer-only one.", "",
               "Why the 1-byte models miss their floor (int8 activations, layer by layer): docs/quantization.md, "
               "section 'Why no int8 model keeps the poses yet', and the studies in research/.", ""]
     lines += [f"![{Path(g).name}]({Path(g).name})" for g in report.grids]

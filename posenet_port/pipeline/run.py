@@ -206,9 +206,10 @@ def _check(options: RebuildOptions, exports: list[Artifact], reference: Artifact
 
     photos = [CheckPhoto(name, TUNING, rgb) for name, rgb in tuning_photos()]
     photos += [CheckPhoto(name, VALIDATION, rgb) for name, rgb in validation_photos()]
-    classes = {a.name: FORMATS[a.format].recipes[a.recipe].weight_class for a in exports}
-    report = run_checks(exports, classes, reference, photos, options.input_size, Path(options.out_dir) / "checks",
-                        options.require_node)
+    recipes = {a.name: FORMATS[a.format].recipes[a.recipe] for a in exports}
+    report = run_checks(exports, {name: r.weight_class for name, r in recipes.items()}, reference, photos,
+                        options.input_size, Path(options.out_dir) / "checks", options.require_node,
+                        integer_only={name for name, r in recipes.items() if r.integer_only})
     for result in report.not_run:
         print(f"\n*** {result.name}: {result.note} ***", file=sys.stderr)
     return {result.name: result for result in report.results}

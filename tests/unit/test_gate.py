@@ -15,7 +15,18 @@ from posenet_port.model.keypoints import PART_NAMES
 from posenet_port.model.spec import ModelSpec
 from posenet_port.model.tf_graph import build_model
 from posenet_port.pipeline.checks import run_checks
-from posenet_port.pipeline.gate import AGREEMENT_PX, FAIL, PASS, VALIDATION, CheckPhoto, agreement, compare_poses
+from posenet_port.pipeline.gate import (
+    AGREEMENT_PX,
+    FAIL,
+    PASS,
+    VALIDATION,
+    Agreement,
+    CheckPhoto,
+    CheckResult,
+    agreement,
+    compare_poses,
+    mark_pareto_front,
+)
 from posenet_port.pipeline.photos import NOISE_CHANGES, validation_photos
 
 
@@ -38,6 +49,26 @@ def test_agreement_counts_moved_keypoints_and_missed_poses_only():
     assert sum(d <= AGREEMENT_PX for d in missing.distances) == 17 and missing.candidate_count == 1
     figures = agreement(VALIDATION, 257, [same, shifted, missing])
     assert (figures.keypoints, figures.within, figures.equal_counts) == (102, 101 - 17, 2)
+
+
+def checked(name: str, megabytes: float, milliseconds: float, within: int, integer_only: bool = False) -> CheckResult:
+    """A passing result whose validation photos had 100 confident keypoints."""
+    return CheckResult(name, "tflite", int(megabytes * 1e6), "1-byte", PASS, [Agreement(VALIDATION, 257, 9, 100, within, 9)],
+                       latency_ms={2: milliseconds}, integer_only=integer_only)
+
+
+def test_only_an_integer_only_model_pushes_an_integer_only_one_off_the_pareto_front():
+    """A float-activation model that is smaller, faster and closer still leaves an integer-only model on the front
+    (an NPU cannot run it); another integer-only one that is all three does not."""
+    float_activations = checked("dynamic-range", 1.3, 10.0, 99)
+    slow_integer, fast_integer = checked("int16x8", 1.4, 300.0, 97, True), checked("int8", 1.4, 12.0, 97, True)
+    mark_pareto_front([float_activations, slow_integer])
+    assert float_activations.pareto and slow_integer.pareto
+    mark_pareto_front([float_activations, slow_integer, fast_integer])
+    assert [r.pareto for r in (float_activations, slow_integer, fast_integer)] == [True, False, True]
+    alone = checked("int16x8", 1.4, 300.0, 97)  # the same figures without the flag: dominated, as before
+    mark_pareto_front([float_activations, alone])
+    assert not alone.pareto
 
 
 @pytest.mark.slow

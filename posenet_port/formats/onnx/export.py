@@ -11,6 +11,8 @@ explicit on the others. Variants:
   so it runs at float32 speed with half the file).
 - `int8`: QDQ (QuantizeLinear / DequantizeLinear pairs), int8 per-channel weights and uint8 activations
   calibrated on real photos by ONNX Runtime's static quantizer, run in ONNX Runtime's integer kernels.
+- `int16x8`: the same with int16 activations (opset 21's 16-bit QDQ): the layout accelerators such as ONNX
+  Runtime's QNN execution provider run as w8a16; the CPU computes it in float between the QDQ pairs.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from posenet_port.model.spec import INPUT_NAME
 from posenet_port.model.weights import ConvWeights, PosenetWeights
 
 OPSET = 17
-VARIANTS = ("float32", "float16", "int8")
+QDQ_16BIT_OPSET = 21  # the first whose QuantizeLinear / DequantizeLinear take int16 (our ops mean the same there)
+VARIANTS = ("float32", "float16", "int8", "int16x8")
+ACTIVATION_TYPES = {"int8": "QUInt8", "int16x8": "QInt16"}  # per quantized variant: ONNX Runtime's QuantType
 OUTPUT_ORDER = ("heatmap", "heatmap_2", "offset_2", "displacement_fwd_2", "displacement_bwd_2")
 NCHW, NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 
@@ -94,26 +98,30 @@ def export_onnx(
     weights: PosenetWeights, output_stride: int, path: str | Path, variant: str,
     calibration: Sequence[np.ndarray] = (),
 ) -> Path:
-    """Write PoseNet as `variant` to `path` (atomically); int8 needs `calibration` batches ([1, H, W, 3] float32)."""
+    """Write PoseNet as `variant` to `path` (atomically); the quantized variants need `calibration` batches
+    ([1, H, W, 3] float32)."""
     if variant not in VARIANTS:
         raise ValueError(f"ONNX variant {variant!r}: choose one of {', '.join(VARIANTS)}")
-    if variant != "int8":
+    if variant not in ACTIVATION_TYPES:
         return write_bytes_atomic(Path(path), posenet_onnx(weights, output_stride, variant).SerializeToString())
     if not calibration:
-        raise ValueError("int8 ONNX needs calibration batches")
-    return write_bytes_atomic(Path(path), quantize_int8(posenet_onnx(weights, output_stride), calibration))
+        raise ValueError(f"{variant} ONNX needs calibration batches")
+    quantized = quantize_qdq(posenet_onnx(weights, output_stride), calibration, ACTIVATION_TYPES[variant])
+    return write_bytes_atomic(Path(path), quantized)
 
 
 def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
-    """The registry's entry point: dynamic height and width; int8 calibrated at the rebuild's input size."""
-    calibration = source.calibration.batches(source.input_size) if recipe.variant == "int8" else ()
+    """The registry's entry point: dynamic height and width; calibrated at the rebuild's input size."""
+    calibration = source.calibration.batches(source.input_size) if recipe.calibrated else ()
     return export_onnx(source.weights, source.spec.output_stride, path, recipe.variant, calibration)
 
 
-def quantize_int8(model, calibration: Sequence[np.ndarray], float_layers: Sequence[str] = ()) -> bytes:
-    """QDQ int8 of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, uint8
-    activations with min-max ranges from `calibration`. The convolutions of `float_layers` (MobileNet scopes such
-    as `Conv2d_3_depthwise`) stay float: research/int8_float_layers.py studies which layers int8 costs keypoints in."""
+def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str = "QUInt8",
+                 float_layers: Sequence[str] = ()) -> bytes:
+    """QDQ of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, activations of
+    `activation_type` (QUInt8, or QInt16) with min-max ranges from `calibration`. The convolutions of
+    `float_layers` (MobileNet scopes such as `Conv2d_3_depthwise`) stay float: research/int8_float_layers.py
+    studies which layers int8 costs keypoints in."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -125,12 +133,14 @@ def quantize_int8(model, calibration: Sequence[np.ndarray], float_layers: Sequen
             batch = next(self._batches, None)
             return None if batch is None else {INPUT_NAME: batch}
 
+    if activation_type == "QInt16":  # raised here, or the quantizer raises it with a warning on the console
+        model.opset_import[0].version = max(model.opset_import[0].version, QDQ_16BIT_OPSET)
     with tempfile.TemporaryDirectory(prefix="posenet-onnx-") as work:
-        source, target = Path(work) / "float.onnx", Path(work) / "int8.onnx"
+        source, target = Path(work) / "float.onnx", Path(work) / "quantized.onnx"
         onnx.save(model, source)
         quantize_static(
             str(source), str(target), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType[activation_type], weight_type=QuantType.QInt8,
             nodes_to_exclude=_layer_nodes(model, float_layers),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )

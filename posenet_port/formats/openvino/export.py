@@ -21,7 +21,7 @@ def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
     import openvino as ov
 
     onnx_variant = "int8" if recipe.variant == "int8" else "float32"
-    calibration = source.calibration.batches(source.input_size) if onnx_variant == "int8" else ()
+    calibration = source.calibration.batches(source.input_size) if recipe.calibrated else ()
     with tempfile.TemporaryDirectory(prefix="posenet-openvino-") as work, \
             atomic_path(path.parent, directory=True) as folder:
         onnx_model = export_onnx(source.weights, source.spec.output_stride, Path(work) / "model.onnx",

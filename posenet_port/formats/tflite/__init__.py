@@ -1,5 +1,14 @@
 """TFLite: exported by TensorFlow's converter at one input size, run by LiteRT."""
-from posenet_port.formats.base import FLOAT16_RECIPES, FLOAT32, GPTQ, INT8_RECIPES, Format, Recipe, recipes
+from posenet_port.formats.base import (
+    FLOAT16_RECIPES,
+    FLOAT32,
+    GPTQ,
+    INT8_RECIPES,
+    INT16X8_GPTQ,
+    Format,
+    Recipe,
+    recipes,
+)
 from posenet_port.formats.tflite.ops import TFLITE_OPS
 
 DYNAMIC_RANGE_RECIPES = (
@@ -11,6 +20,6 @@ DYNAMIC_RANGE_RECIPES = (
 FORMAT = Format(
     name="tflite", title="TFLite", runner="posenet_port.formats.tflite.runner",
     exporter="posenet_port.formats.tflite.export", lister="posenet_port.formats.tflite.listing",
-    recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *DYNAMIC_RANGE_RECIPES, *INT8_RECIPES), allowed_ops=TFLITE_OPS,
+    recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *DYNAMIC_RANGE_RECIPES, *INT8_RECIPES, INT16X8_GPTQ), allowed_ops=TFLITE_OPS,
     file_name="{stem}_{size}_{recipe}.tflite", suffixes=(".tflite",), fixed_input=True, probe=True,
 )

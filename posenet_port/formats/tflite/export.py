@@ -1,5 +1,5 @@
-"""TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16 and full int8 (post-training), and
-full int8 from a graph that carries its own int8 scales (`int8-simulated`: model/int8_simulation.py's fake
+"""TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16, full int8 and full integer 16x8
+(int16 activations, int8 weights; post-training), and full int8 from a graph that carries its own int8 scales (`int8-simulated`: model/int8_simulation.py's fake
 quantization, e.g. after fine-tuning).
 
 The graph's roles come from `nodes.identify_roles`, so any PoseNet frozen graph converts, whatever its names.
@@ -20,7 +20,8 @@ from posenet_port.formats.listing import read_model
 from posenet_port.formats.roles import identify_roles
 from posenet_port.model.spec import ModelSpec
 
-VARIANTS = ("float32", "dynamic-range", "float16", "int8", "int8-simulated")
+VARIANTS = ("float32", "dynamic-range", "float16", "int8", "int16x8", "int8-simulated")
+CALIBRATED_VARIANTS = ("int8", "int16x8")  # their activation ranges come from the calibration photos
 
 
 def export_tflite(
@@ -38,8 +39,8 @@ def export_tflite(
 
     if variant not in VARIANTS:
         raise ConfigError(f"TFLite variant {variant!r}: choose one of {', '.join(VARIANTS)}")
-    if variant == "int8" and not calibration:
-        raise ConfigError("int8 TFLite needs calibration inputs (representative_inputs)")
+    if variant in CALIBRATED_VARIANTS and not calibration:
+        raise ConfigError(f"{variant} TFLite needs calibration inputs (representative_inputs)")
     input_name, output_names = _node_names(frozen_pb, input_size, spec)
     if variant == "int8-simulated":
         converter = tf.lite.TFLiteConverter.from_concrete_functions([_pruned(frozen_pb, input_name, output_names, input_size)])
@@ -60,7 +61,7 @@ def export_tflite(
 def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
     """The registry's entry point: `recipe` at the rebuild's input size (TFLite inputs are fixed)."""
     size = source.input_size
-    calibration = source.calibration.batches(size) if recipe.variant == "int8" else ()
+    calibration = source.calibration.batches(size) if recipe.calibrated else ()
     return export_tflite(source.frozen_graph, path, recipe.variant, size, calibration, source.int8_io, source.spec)
 
 
@@ -97,6 +98,9 @@ def _configure(converter, variant: str, calibration: Sequence[np.ndarray], int8_
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if variant == "float16":
         converter.target_spec.supported_types = [tf.float16]
+    elif variant == "int16x8":  # LiteRT's 16x8 mode; its inputs and outputs stay float32
+        converter.representative_dataset = _dataset(calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     elif variant.startswith("int8"):
         if variant == "int8":
             converter.representative_dataset = _dataset(calibration)
