@@ -117,11 +117,12 @@ def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
 
 
 def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str = "QUInt8",
-                 float_layers: Sequence[str] = ()) -> bytes:
+                 float_layers: Sequence[str] = (), tensor_overrides: dict | None = None) -> bytes:
     """QDQ of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, activations of
     `activation_type` (QUInt8, or QInt16) with min-max ranges from `calibration`. The convolutions of
-    `float_layers` (MobileNet scopes such as `Conv2d_3_depthwise`) stay float: research/int8_float_layers.py
-    studies which layers int8 costs keypoints in."""
+    `float_layers` (MobileNet scopes such as `Conv2d_3_depthwise`) stay float, and `tensor_overrides` (the
+    quantizer's TensorQuantOverrides) give chosen tensors other types: research/int8_float_layers.py and
+    research/int8_mixed_activations.py study which layers int8 costs keypoints in."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -142,7 +143,8 @@ def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str 
             str(source), str(target), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType[activation_type], weight_type=QuantType.QInt8,
             nodes_to_exclude=_layer_nodes(model, float_layers),
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
+                           "TensorQuantOverrides": tensor_overrides or {}},
         )
         return target.read_bytes()
 
