@@ -24,7 +24,7 @@ from posenet_port.model.spec import DEFAULT_INPUT_SIZE, ModelSpec
 
 CHOICE_NAME = "model_choice.json"
 WARMUP_RUNS = 3
-GIVE_UP_FACTOR = 3.0  # a candidate whose warm call takes this many times the best median so far is not timed on
+GIVE_UP_FACTOR = 3.0  # a candidate whose warm call takes this many times the fastest one is not timed on
 
 
 @dataclass(frozen=True)

@@ -331,8 +331,10 @@ def mark_pareto_front(results: Sequence[CheckResult]) -> None:
         time_a, time_b = a.latency_ms.get(2), b.latency_ms.get(2)
         timed = time_a is not None and time_b is not None
         faster, slower = timed and time_a < LATENCY_MARGIN * time_b, timed and time_b < LATENCY_MARGIN * time_a
+        if b.integer_only and not a.integer_only:
+            return False  # an NPU that needs `b` cannot run `a` instead
         no_worse = a.size_bytes <= b.size_bytes and closeness(a) >= closeness(b) and not slower
-        return (a.integer_only or not b.integer_only) and no_worse and (a.size_bytes < b.size_bytes or closeness(a) > closeness(b) or faster)
+        return no_worse and (a.size_bytes < b.size_bytes or closeness(a) > closeness(b) or faster)
 
     passing = [r for r in results if r.status == PASS]
     for result in passing:

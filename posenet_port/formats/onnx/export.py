@@ -122,7 +122,8 @@ def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str 
     `activation_type` (QUInt8, or QInt16) with min-max ranges from `calibration`. The convolutions of
     `float_layers` (MobileNet scopes such as `Conv2d_3_depthwise`) stay float, and `tensor_overrides` (the
     quantizer's TensorQuantOverrides) give chosen tensors other types: research/int8_float_layers.py and
-    research/int8_mixed_activations.py study which layers int8 costs keypoints in."""
+    research/int8_mixed_activations.py study which layers int8 costs keypoints in. For QInt16 the model's opset
+    is raised to 21 in place."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 

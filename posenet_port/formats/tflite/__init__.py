@@ -20,6 +20,7 @@ DYNAMIC_RANGE_RECIPES = (
 FORMAT = Format(
     name="tflite", title="TFLite", runner="posenet_port.formats.tflite.runner",
     exporter="posenet_port.formats.tflite.export", lister="posenet_port.formats.tflite.listing",
-    recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *DYNAMIC_RANGE_RECIPES, *INT8_RECIPES, INT16X8_GPTQ), allowed_ops=TFLITE_OPS,
+    recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *DYNAMIC_RANGE_RECIPES, *INT8_RECIPES, INT16X8_GPTQ),
+    allowed_ops=TFLITE_OPS,
     file_name="{stem}_{size}_{recipe}.tflite", suffixes=(".tflite",), fixed_input=True, probe=True,
 )

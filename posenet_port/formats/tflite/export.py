@@ -1,6 +1,6 @@
 """TFLite models from a frozen PoseNet graph: float32, dynamic-range, float16, full int8 and full integer 16x8
-(int16 activations, int8 weights; post-training), and full int8 from a graph that carries its own int8 scales (`int8-simulated`: model/int8_simulation.py's fake
-quantization, e.g. after fine-tuning).
+(int16 activations, int8 weights; post-training), and full int8 from a graph that carries its own int8 scales
+(`int8-simulated`: model/int8_simulation.py's fake quantization, e.g. after fine-tuning).
 
 The graph's roles come from `nodes.identify_roles`, so any PoseNet frozen graph converts, whatever its names.
 The models output the four raw heads (`heatmap_2` logits, `offset_2`, displacements); int8 calibration uses real
