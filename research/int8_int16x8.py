@@ -26,7 +26,7 @@ from posenet_port.model.freeze import write_frozen_graph
 from posenet_port.model.rounding import GRIDS, round_weights
 from posenet_port.model.spec import ModelSpec
 from posenet_port.model.tf_graph import build_model
-from posenet_port.model.weights import load_weights
+from posenet_port.model.weights import PosenetWeights, load_weights
 from posenet_port.pipeline.calibration import Calibration, calibration_batches, calibration_photos
 from posenet_port.pipeline.checks import scored_agreement
 from posenet_port.pipeline.gate import FLOORS, compare_poses, decode_input_poses
@@ -37,11 +37,12 @@ WEIGHTS_ONLY = "float activations"  # the frozen graph with the same int8 weight
 TIMED_RUNS = 15
 
 
-def export_recipes(work: Path, size: int, calibration: Calibration, spec: ModelSpec) -> tuple[dict[str, Path], Path]:
+def export_recipes(work: Path, size: int, calibration: Calibration, weights: PosenetWeights, float_graph: Path,
+                   spec: ModelSpec) -> tuple[dict[str, Path], Path]:
     """The three TFLite models at `size`, through the format registry as rebuild writes them, and the frozen
     graph of the int8 weights."""
-    weights, tflite = load_weights(), FORMATS["tflite"]
-    graphs = {None: (weights, write_frozen_graph(build_model(weights, 16), work / "float.pb"))}
+    tflite = FORMATS["tflite"]
+    graphs = {None: (weights, float_graph)}
     rounded = round_weights(weights, 16, calibration_batches(calibration.photos, size), GRIDS["int8"])
     graphs["int8"] = (rounded, write_frozen_graph(build_model(rounded, 16), work / "int8-grid.pb"))
     paths = {}
@@ -56,10 +57,9 @@ def export_recipes(work: Path, size: int, calibration: Calibration, spec: ModelS
     return paths, graphs["int8"][1]
 
 
-def judged(paths: dict[str, Path], int8_grid: Path, spec: ModelSpec, size: int) -> dict[str, dict[str, object]]:
+def judged(litert: dict[str, LiteRTRunner], int8_grid: Path, spec: ModelSpec, size: int) -> dict[str, dict[str, object]]:
     """Per model and split: its agreement with float32's poses."""
-    runners = {name: LiteRTRunner(path, threads=1) for name, path in paths.items()}
-    runners[WEIGHTS_ONLY] = FORMATS["frozen-graph"].open(int8_grid, spec=spec, trusted=True)
+    runners = {**litert, WEIGHTS_ONLY: FORMATS["frozen-graph"].open(int8_grid, spec=spec, trusted=True)}
     figures: dict[str, dict[str, object]] = {name: {} for name in runners if name != "float32"}
     for split, photos in (("tuning", tuning_photos()), ("validation", validation_photos())):
         prepared = [preprocess(rgb, size) for _, rgb in photos]
@@ -71,9 +71,8 @@ def judged(paths: dict[str, Path], int8_grid: Path, spec: ModelSpec, size: int) 
     return figures
 
 
-def timed(paths: dict[str, Path], size: int) -> dict[str, float]:
-    """Median ms of the network with one thread, the recipes interleaved run by run."""
-    runners = {name: LiteRTRunner(path, threads=1) for name, path in paths.items()}
+def timed(runners: dict[str, LiteRTRunner], size: int) -> dict[str, float]:
+    """Median ms of the network, the recipes interleaved run by run."""
     batch = preprocess(validation_photos()[0][1], size)[0]
     for runner in runners.values():
         runner.run(batch)
@@ -97,13 +96,16 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     calibration = Calibration(calibration_photos(None))
-    spec = ModelSpec(load_weights().multiplier, 16)
+    weights = load_weights()
+    spec = ModelSpec(weights.multiplier, 16)
     floor = FLOORS["1-byte"]
     rows = []
     with tempfile.TemporaryDirectory(prefix="posenet-int16x8-") as work:
+        float_graph = write_frozen_graph(build_model(weights, 16), Path(work) / "float.pb")
         for size in args.sizes:
-            paths, int8_grid = export_recipes(Path(work), size, calibration, spec)
-            figures, milliseconds = judged(paths, int8_grid, spec, size), timed(paths, size)
+            paths, int8_grid = export_recipes(Path(work), size, calibration, weights, float_graph, spec)
+            runners = {name: LiteRTRunner(path, threads=1) for name, path in paths.items()}
+            figures, milliseconds = judged(runners, int8_grid, spec, size), timed(runners, size)
             for name in (WEIGHTS_ONLY, *RECIPES[1:]):
                 tuning, validation = figures[name]["tuning"], figures[name]["validation"]
                 passes = validation.within_share >= floor.min_within and validation.equal_count_share >= floor.min_equal_counts
