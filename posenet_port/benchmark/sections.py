@@ -417,7 +417,8 @@ def bench_video(runs: int) -> Section:
     """Tracking and smoothing at the default settings (issue 27): jitter on still photos of people shaken by one
     pixel, lag and identity on vtest.avi's walkers, and what they cost per frame. The smoothing defaults were
     chosen on the tuning photos and vtest.avi's first half; the headline figures are on the validation photos and
-    its second half. The contact sheet of vtest.avi's tracks goes to docs/tracks_vtest.jpg."""
+    its second half. Identity is judged against the people labelled by hand (videos/vtest_people.json). The contact
+    sheets of vtest.avi's tracks and of its labelled people go to docs/tracks_vtest.jpg and docs/people_vtest.jpg."""
     from posenet_port._util.resources import resource
     from posenet_port.benchmark import video
     from posenet_port.inference.decode import DecodeOptions
@@ -425,7 +426,7 @@ def bench_video(runs: int) -> Section:
     from posenet_port.inference.estimator import PoseEstimator
     from posenet_port.inference.stream import CaptureSource, run_loop
     from posenet_port.inference.tracking import PoseStream, SmoothingOptions
-    from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE, VTEST, video_frames
+    from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE, VTEST, VTEST_PEOPLE, video_frames
 
     if not VTEST.is_file():
         raise FileNotFoundError(f"{VTEST} is missing: the video benchmark runs in a checkout of the repository, "
@@ -449,7 +450,11 @@ def bench_video(runs: int) -> Section:
     lags = [video.lag(video.run_stream(part, PoseStream())[0], walk_fps) for part in halves]
     identity = video.identity(tracked, walk_fps)
     switches = video.suspected_switches(tracked, walk_fps)
-    sheet = write_image(resource("docs") / "tracks_vtest.jpg", video.contact_sheet(VTEST, tracked, walk_fps))
+    truth = video.PeopleTruth.load(VTEST_PEOPLE)
+    people = [video.people_identity(tracked, truth, walk_fps, part)
+              for part in (range(0, len(halves[0].poses)), range(len(halves[0].poses), len(walk.poses)), None)]
+    sheets = [write_image(resource("docs") / "tracks_vtest.jpg", video.contact_sheet(VTEST, tracked, walk_fps)),
+              write_image(resource("docs") / "people_vtest.jpg", truth.sheet(VTEST, walk_fps))]
     print("  the demo loop with and without tracking ...", flush=True)
     loop_frames = _FramesInMemory(list(itertools.islice(CaptureSource(VTEST).frames(), max(runs // 2, 50))),
                                   walk_fps)
@@ -469,7 +474,7 @@ def bench_video(runs: int) -> Section:
                  1000 / loop_fps[label], 1000 / max(fps), 1000 / min(fps), len(fps)) for label, fps in rounds.items()),
     ]
     cost = statistics.median(stream_ms) / (statistics.median(frame_ms) + statistics.median(stream_ms))
-    section.notes = video.notes(jitter, lags, identity, switches, cost, loop_fps, smoothing, sheet)
+    section.notes = video.notes(jitter, lags, identity, switches, people, cost, loop_fps, smoothing, sheets)
     return section
 
 

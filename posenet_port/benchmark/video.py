@@ -6,6 +6,7 @@ are compared on equal footing and the network's time is measured apart from the 
 """
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from posenet_port.inference.decode import Pose
-from posenet_port.inference.tracking import PoseStream, SmoothingOptions, TrackedPose
+from posenet_port.inference.tracking import PoseStream, SmoothingOptions, TrackedPose, as_array
 from posenet_port.pipeline.photos import video_frames
 
 VTEST_INPUT_SIZE = 513  # people 90 px tall in a 768x576 frame: at 257 most walkers are missed
@@ -96,10 +97,6 @@ def _by_track(frames: Sequence[Sequence[TrackedPose]]) -> dict[int, list[tuple[i
     return tracks
 
 
-def _array(pose: Pose) -> np.ndarray:
-    return np.array([(k.x, k.y, k.score) for k in pose.keypoints], np.float64)
-
-
 def frame_motion(frames: Sequence[Sequence[TrackedPose]]) -> tuple[np.ndarray, np.ndarray]:
     """Frame-to-frame motion (px) of every keypoint shown in two consecutive frames of one track (raw score >=
     SHOWN_SCORE in both), raw and smoothed: the same keypoints for both."""
@@ -108,7 +105,7 @@ def frame_motion(frames: Sequence[Sequence[TrackedPose]]) -> tuple[np.ndarray, n
         for (i, a), (j, b) in zip(track, track[1:]):
             if j != i + 1:
                 continue
-            ra, rb, sa, sb = _array(a.raw), _array(b.raw), _array(a.pose), _array(b.pose)
+            ra, rb, sa, sb = as_array(a.raw), as_array(b.raw), as_array(a.pose), as_array(b.pose)
             shown = (ra[:, 2] >= SHOWN_SCORE) & (rb[:, 2] >= SHOWN_SCORE)
             raw.append(np.hypot(*(rb[shown, :2] - ra[shown, :2]).T))
             smooth.append(np.hypot(*(sb[shown, :2] - sa[shown, :2]).T))
@@ -160,41 +157,51 @@ def _centres(track: list[tuple[int, TrackedPose]], which: str) -> np.ndarray:
     """The mean position of the keypoints shown in the raw pose, per frame of the track: [frames, 2]."""
     centres = []
     for _, tracked in track:
-        raw, pose = _array(tracked.raw), _array(getattr(tracked, which))
+        raw, pose = as_array(tracked.raw), as_array(getattr(tracked, which))
         shown = raw[:, 2] >= SHOWN_SCORE
         centres.append(pose[shown, :2].mean(axis=0) if shown.any() else np.full(2, np.nan))
     return np.array(centres)
 
 
+def _runs(track: list[tuple[int, TrackedPose]]) -> list[list[tuple[int, TrackedPose]]]:
+    """A track cut where it skips frames: its stretches of consecutive frames."""
+    runs: list[list[tuple[int, TrackedPose]]] = []
+    for entry in track:
+        if runs and entry[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    return runs
+
+
 def lag(frames: Sequence[Sequence[TrackedPose]], fps: float) -> Lag:
-    """The lag of smoothed keypoints on tracks that walk (centre faster than WALKING_PX_PER_S, seen for at least
-    MIN_TRACK_S without a gap): the delay is found by shifting the raw centre path by fractions of a frame and
-    keeping the shift closest to the smoothed path."""
+    """The lag of smoothed keypoints on walkers: stretches of a track seen for at least MIN_TRACK_S without a gap,
+    whose centre moves faster than WALKING_PX_PER_S. Each stretch's delay is the shift of its raw centre path, in
+    fractions of a frame, that lies closest to its smoothed path; `frames` is their mean, each walker counting once."""
     shifts = np.arange(0, 4.01, 0.05)
-    distances, errors, walkers = [], np.zeros(len(shifts)), 0
-    for track in _by_track(frames).values():
-        indices = [i for i, _ in track]
-        if len(track) < MIN_TRACK_S * fps or indices[-1] - indices[0] != len(track) - 1:
+    distances, delays = [], []
+    for track in (run for whole in _by_track(frames).values() for run in _runs(whole)):
+        if len(track) < MIN_TRACK_S * fps:
             continue
         raw, smooth = _centres(track, "raw"), _centres(track, "pose")
         valid = ~np.isnan(raw).any(axis=1)
         speed = np.nanmedian(np.hypot(*np.diff(raw, axis=0).T)) * fps
         if valid.sum() < MIN_TRACK_S * fps or not speed > WALKING_PX_PER_S:
             continue
-        walkers += 1
         for _, tracked in track:
-            r, s = _array(tracked.raw), _array(tracked.pose)
+            r, s = as_array(tracked.raw), as_array(tracked.pose)
             shown = r[:, 2] >= SHOWN_SCORE
             distances.append(np.hypot(*(s[shown, :2] - r[shown, :2]).T))
-        times = np.arange(len(track), dtype=np.float64)
-        for k, shift in enumerate(shifts):  # raw centre `shift` frames ago, interpolated, against the smoothed
-            late = times[valid] - shift
-            inside = late >= times[valid][0]
-            delayed = np.stack([np.interp(late, times[valid], raw[valid, axis]) for axis in (0, 1)], axis=1)
-            errors[k] += np.sum(np.hypot(*(delayed - smooth[valid]).T)[inside & (times[valid] >= WARMUP_FRAMES)])
-    if not walkers:
+        times = np.arange(len(track), dtype=np.float64)[valid]
+        counted = times >= times[0] + WARMUP_FRAMES
+        errors = []
+        for shift in shifts:  # the raw centre `shift` frames ago, interpolated, against the smoothed one
+            delayed = np.stack([np.interp(times - shift, times, raw[valid, axis]) for axis in (0, 1)], axis=1)
+            errors.append(np.sum(np.hypot(*(delayed - smooth[valid]).T)[counted]))
+        delays.append(shifts[int(np.argmin(errors))])
+    if not delays:
         return Lag(0.0, 0.0, 0)
-    return Lag(float(np.mean(np.concatenate(distances))), float(shifts[int(np.argmin(errors))]), walkers)
+    return Lag(float(np.mean(np.concatenate(distances))), float(np.mean(delays)), len(delays))
 
 
 @dataclass(frozen=True)
@@ -220,45 +227,52 @@ def long_tracks(frames: Sequence[Sequence[TrackedPose]], fps: float) -> dict[int
     return {i: t for i, t in _by_track(frames).items() if (t[-1][0] - t[0][0] + 1) / fps >= MIN_TRACK_S}
 
 
-def contact_sheet(video: Path, frames: Sequence[Sequence[TrackedPose]], fps: float, columns: int = 10,
-                  crop: tuple[int, int] = (64, 96)) -> np.ndarray:
+def contact_sheet(video: Path, frames: Sequence[Sequence[TrackedPose]], fps: float, columns: int = 10) -> np.ndarray:
     """One row per long track: its id and span, then crops around the person at `columns` evenly spaced frames of
     the track, so a person can see whether a track ever jumps to someone else (an id switch)."""
-    tracks = long_tracks(frames, fps)
-    wanted = {index: [] for index in range(len(frames))}
-    for track_id, track in tracks.items():
-        for position in np.linspace(0, len(track) - 1, columns).round().astype(int):
-            index, tracked = track[position]
-            wanted[index].append((track_id, position, tracked))
+    rows = {}
+    for track_id, track in long_tracks(frames, fps).items():
+        picked = [track[i] for i in np.linspace(0, len(track) - 1, columns).round().astype(int)]
+        rows[f"id {track_id}"] = (f"{track[0][0] / fps:.1f}-{track[-1][0] / fps:.1f}s",
+                                  [(index, keypoint_box(as_array(tracked.raw))) for index, tracked in picked])
+    return crop_sheet(video, rows, columns)
+
+
+def crop_sheet(video: Path, rows: dict[str, tuple[str, list[tuple[int, np.ndarray]]]], columns: int,
+               crop: tuple[int, int] = (64, 96)) -> np.ndarray:
+    """One row per entry of `rows` (label: (caption, [(frame index, box x0 y0 x1 y1)])): the label and caption, then
+    a crop around each box, the box drawn in it, so that a reader sees whom each row follows."""
     width, height = crop
     label = 120
-    sheet = np.full((max(len(tracks), 1) * height, label + columns * width, 3), 255, np.uint8)
-    rows = {track_id: row for row, track_id in enumerate(tracks)}
-    columns_of = {track_id: [] for track_id in tracks}
-    for index, image in enumerate(video_frames(video, len(frames))):
-        for track_id, _position, tracked in wanted.get(index, []):
-            column = len(columns_of[track_id])
-            columns_of[track_id].append(index)
-            points = _array(tracked.raw)
-            shown = points[points[:, 2] >= SHOWN_SCORE, :2]
-            centre = shown.mean(axis=0) if len(shown) else points[:, :2].mean(axis=0)
-            box = _crop_box(centre, pose_height(points), image.shape, crop)
-            piece = cv2.resize(image[box[1] : box[3], box[0] : box[2]], crop, interpolation=cv2.INTER_AREA)
-            row = rows[track_id]
+    sheet = np.full((max(len(rows), 1) * height, label + columns * width, 3), 255, np.uint8)
+    wanted: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+    for row, (_, samples) in enumerate(rows.values()):
+        for column, (index, box) in enumerate(samples[:columns]):
+            wanted.setdefault(index, []).append((row, column, box))
+    for index, image in enumerate(video_frames(video, max(wanted, default=-1) + 1)):
+        for row, column, box in wanted.get(index, []):
+            x0, y0, x1, y1 = _crop_box((box[:2] + box[2:]) / 2, float(box[3] - box[1]), image.shape, crop)
+            piece = image[y0:y1, x0:x1].copy()
+            scale = np.array([width / piece.shape[1], height / piece.shape[0]] * 2)
+            corners = ((box - [x0, y0, x0, y0]) * scale).round().astype(int)
+            piece = cv2.resize(piece, crop, interpolation=cv2.INTER_AREA)
+            cv2.rectangle(piece, tuple(corners[:2] - 1), tuple(corners[2:] + 1), (0, 220, 255), 1)
             sheet[row * height : (row + 1) * height, label + column * width : label + (column + 1) * width] = piece
-    for track_id, track in tracks.items():
-        row = rows[track_id]
-        span = f"{track[0][0] / fps:.1f}-{track[-1][0] / fps:.1f}s"
-        cv2.putText(sheet, f"id {track_id}", (6, row * height + 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1,
+    for row, (name, (caption, _)) in enumerate(rows.items()):
+        cv2.putText(sheet, name, (6, row * height + 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(sheet, caption, (6, row * height + 60), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (60, 60, 60), 1,
                     cv2.LINE_AA)
-        cv2.putText(sheet, span, (6, row * height + 60), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
         cv2.line(sheet, (0, (row + 1) * height - 1), (sheet.shape[1], (row + 1) * height - 1), (200, 200, 200), 1)
     return sheet
 
 
-def pose_height(points: np.ndarray) -> float:
-    shown = points[points[:, 2] >= SHOWN_SCORE, :2]
-    return float(np.ptp(shown[:, 1])) if len(shown) >= 2 else 60.0
+def keypoint_box(points: np.ndarray, min_score: float = 0.3) -> np.ndarray:
+    """x0, y0, x1, y1 around a pose's keypoints ([17, 3] x, y, score) scoring at least `min_score` (all of them if
+    fewer than two do): the box the people of vtest.avi were labelled by."""
+    confident = points[points[:, 2] >= min_score, :2]
+    if len(confident) < 2:
+        confident = points[:, :2]
+    return np.concatenate([confident.min(axis=0), confident.max(axis=0)])
 
 
 def _crop_box(centre: np.ndarray, height: float, shape: tuple[int, ...], crop: tuple[int, int]) -> tuple[int, ...]:
@@ -268,6 +282,113 @@ def _crop_box(centre: np.ndarray, height: float, shape: tuple[int, ...], crop: t
     x0 = int(np.clip(centre[0] - box_w / 2, 0, max(shape[1] - box_w, 0)))
     y0 = int(np.clip(centre[1] - box_h / 2, 0, max(shape[0] - box_h, 0)))
     return x0, y0, min(x0 + int(box_w), shape[1]), min(y0 + int(box_h), shape[0])
+
+
+def pose_height(points: np.ndarray) -> float:
+    shown = points[points[:, 2] >= SHOWN_SCORE, :2]
+    return float(np.ptp(shown[:, 1])) if len(shown) >= 2 else 60.0
+
+
+@dataclass(frozen=True)
+class PeopleTruth:
+    """Who is who in a video, labelled by hand at some of its frames (videos/vtest_people.json, how it was made in
+    videos/README.md): each person's boxes by frame index, and the boxes of poses left out (two people in one
+    pose, a person's second pose, or nobody could tell)."""
+
+    people: dict[str, list[tuple[int, np.ndarray]]]
+    ignored: list[tuple[int, np.ndarray]]
+
+    @classmethod
+    def load(cls, path: Path) -> PeopleTruth:
+        data = json.loads(path.read_text())
+
+        def boxes(rows: list[list[float]]) -> list[tuple[int, np.ndarray]]:
+            return [(int(row[0]), np.array(row[1:5], np.float64)) for row in rows]
+
+        return cls({name: boxes(rows) for name, rows in data["people"].items()}, boxes(data["ignored"]))
+
+    def at(self) -> dict[int, list[tuple[str | None, np.ndarray]]]:
+        """Frame index -> the labelled boxes in it, with their person (None: ignored)."""
+        frames: dict[int, list[tuple[str | None, np.ndarray]]] = {}
+        for name, rows in [*self.people.items(), (None, self.ignored)]:
+            for index, box in rows:
+                frames.setdefault(index, []).append((name, box))
+        return frames
+
+    def sheet(self, video: Path, fps: float, columns: int = 20) -> np.ndarray:
+        """A row per person, crops at up to `columns` of their labelled frames: the labels, for a reader to check."""
+        rows = {}
+        for name, boxes in self.people.items():
+            picked = [boxes[i] for i in np.linspace(0, len(boxes) - 1, min(columns, len(boxes))).round().astype(int)]
+            rows[name] = (f"{boxes[0][0] / fps:.0f}-{boxes[-1][0] / fps:.0f}s", picked)
+        return crop_sheet(video, rows, columns)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    overlap = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
+    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - overlap
+    return float(overlap / union) if union > 0 else 0.0
+
+
+MATCH_IOU = 0.5  # a pose is a labelled box's when their boxes overlap this much (the same pose gives 1.0)
+
+
+def ids_of_people(frames: Sequence[Sequence[TrackedPose]], truth: PeopleTruth) -> dict[str, list[tuple[int, int]]]:
+    """Each labelled person's (frame index, track id) at the labelled frames where one of the frame's poses is
+    theirs: poses and labelled boxes paired greedily, most overlapping first, from MATCH_IOU. A pose paired with an
+    ignored box counts for no one."""
+    seen: dict[str, list[tuple[int, int]]] = {name: [] for name in truth.people}
+    for index, labelled in sorted(truth.at().items()):
+        if index >= len(frames):
+            continue
+        poses = frames[index]
+        pairs = sorted(((_iou(keypoint_box(as_array(tracked.raw)), box), p, b)
+                        for p, tracked in enumerate(poses) for b, (_, box) in enumerate(labelled)), reverse=True)
+        used_poses, used_boxes = set(), set()
+        for overlap, p, b in pairs:
+            if overlap < MATCH_IOU:
+                break
+            if p in used_poses or b in used_boxes:
+                continue
+            used_poses.add(p)
+            used_boxes.add(b)
+            if labelled[b][0] is not None:
+                seen[labelled[b][0]].append((index, poses[p].track_id))
+    return seen
+
+
+@dataclass(frozen=True)
+class PeopleIdentity:
+    """Tracks against the people labelled by hand, over those seen for more than MIN_TRACK_S: how many, the track
+    ids each got on average (fragmentation: 1.0 is every person keeping one id), how many kept one id, the id
+    changes along people, and the ids that went over to another person (an id on two people)."""
+
+    people: int
+    tracks_per_person: float
+    kept_one_id: int
+    id_changes: int
+    ids_on_two_people: int
+
+
+def people_identity(frames: Sequence[Sequence[TrackedPose]], truth: PeopleTruth, fps: float,
+                    frame_range: range | None = None) -> PeopleIdentity:
+    """PeopleIdentity of a run's tracked poses (every frame of the video), over the labelled frames in
+    `frame_range` (all of them if None)."""
+    seen = ids_of_people(frames, truth)
+    if frame_range is not None:
+        seen = {name: [(i, t) for i, t in ids if i in frame_range] for name, ids in seen.items()}
+    long = {name: ids for name, ids in seen.items() if ids and (ids[-1][0] - ids[0][0]) / fps > MIN_TRACK_S}
+    owners: dict[int, set[str]] = {}
+    for name, ids in seen.items():
+        for _, track_id in ids:
+            owners.setdefault(track_id, set()).add(name)
+    return PeopleIdentity(
+        people=len(long),
+        tracks_per_person=sum(len({t for _, t in ids}) for ids in long.values()) / max(len(long), 1),
+        kept_one_id=sum(len({t for _, t in ids}) == 1 for ids in long.values()),
+        id_changes=sum(a[1] != b[1] for ids in long.values() for a, b in zip(ids, ids[1:])),
+        ids_on_two_people=sum(len(names) - 1 for names in owners.values()),
+    )
 
 
 JUMP_HEIGHTS_PER_S = 5.0  # faster than any walker (about 1 body height per second): a track that jumps switched
@@ -280,7 +401,7 @@ def suspected_switches(frames: Sequence[Sequence[TrackedPose]], fps: float) -> i
     switches = 0
     for track in _by_track(frames).values():
         for (i, a), (j, b) in zip(track, track[1:]):
-            pa, pb = _array(a.raw), _array(b.raw)
+            pa, pb = as_array(a.raw), as_array(b.raw)
             ca, cb = _centres([(i, a)], "raw")[0], _centres([(j, b)], "raw")[0]
             if np.isnan(ca).any() or np.isnan(cb).any():
                 continue
@@ -294,9 +415,11 @@ def _met(ok: bool) -> str:
 
 
 def notes(jitter: dict[tuple[str, float], Jitter], lags: Sequence[Lag], identity: Identity, switches: int,
-          cost: float, loop_fps: dict[str, float], smoothing: SmoothingOptions, sheet: Path) -> list[str]:
+          people: Sequence[PeopleIdentity], cost: float, loop_fps: dict[str, float], smoothing: SmoothingOptions,
+          sheets: Sequence[Path]) -> list[str]:
     """The section's findings against issue 27's goals. `jitter` by ("validation" or "tuning" photos, fps), the
-    first rate the headline's; `lags` for the video's first half (the defaults were chosen on it) and second."""
+    first rate the headline's; `lags` and `people` for the video's first half (the defaults were chosen on it) and
+    second, `people` then the whole video; `sheets`: the tracks' contact sheet, then the labelled people's."""
     rates = list(dict.fromkeys(fps for _, fps in jitter))
     headline = jitter["validation", rates[0]]
     lines = [
@@ -312,17 +435,24 @@ def notes(jitter: dict[tuple[str, float], Jitter], lags: Sequence[Lag], identity
             if (photos, fps) != ("validation", rates[0]))
         + ". Raw RMS is dominated by keypoints that jump far between frames (a wrist taken for a neighbour's): "
         "the filter lets large moves through fast, as it must for a person who really moves.",
-        f"Lag on vtest.avi's walkers (tracks seen >= {MIN_TRACK_S:.0f} s without a gap, centre faster than "
-        f"{WALKING_PX_PER_S:.0f} px/s): second half {lags[1].frames:.2f} frames ({lags[1].px:.1f} px mean distance "
-        f"between smoothed and raw keypoints, {lags[1].tracks} tracks; target <= 1 frame: {_met(lags[1].frames <= 1)}); "
-        f"first half {lags[0].frames:.2f} frames ({lags[0].tracks} tracks).",
-        f"Identity on vtest.avi: {identity.tracks} tracks, {identity.long_tracks} seen for >= {MIN_TRACK_S:.0f} s, "
-        f"the longest {identity.longest_s:.1f} s; {identity.shared_ids} frames gave one id twice (target 0: "
-        f"{_met(identity.shared_ids == 0)}); {switches} suspected id switches (a track's centre moving faster than "
-        f"{JUMP_HEIGHTS_PER_S:.0f} body heights per second). The contact sheet ({sheet.name} in docs/: each long "
-        "track's person at 10 moments) shows further switches between people who pass close by; fragmentation "
-        "per person needs people counted by hand on the whole video and is not measured here (goal <= 1.2: not "
-        "shown).",
+        f"Lag on vtest.avi's walkers (stretches of a track seen >= {MIN_TRACK_S:.0f} s without a gap, centre faster "
+        f"than {WALKING_PX_PER_S:.0f} px/s; each walker's delay, then their mean): second half {lags[1].frames:.2f} "
+        f"frames ({lags[1].px:.1f} px mean distance between smoothed and raw keypoints, {lags[1].tracks} walkers; "
+        f"target <= 1 frame: {_met(lags[1].frames <= 1)}); first half {lags[0].frames:.2f} frames ({lags[0].tracks} "
+        "walkers).",
+        f"Identity against the people of vtest.avi labelled by hand (videos/vtest_people.json; {sheets[1].name} in "
+        f"docs/ shows them), over the {people[2].people} in view for more than {MIN_TRACK_S:.0f} s: "
+        f"{people[2].tracks_per_person:.2f} track ids per person (goal <= 1.2: {_met(people[2].tracks_per_person <= 1.2)}; "
+        f"second half {people[1].tracks_per_person:.2f}, first half {people[0].tracks_per_person:.2f}), "
+        f"{people[2].kept_one_id} of them kept one id, {people[2].id_changes} id changes along people, "
+        f"{people[2].ids_on_two_people} ids went over to another person. The rest is mostly the network's: a person "
+        "who has no pose a tracker can follow (missed, or decoded with a neighbour into one pose) for longer than "
+        "the tracker's 1 s memory must get a new id, and research/trackers.md estimates how many ids an error-free "
+        f"tracker would give. {identity.tracks} tracks in all, {identity.long_tracks} seen for >= "
+        f"{MIN_TRACK_S:.0f} s, the longest {identity.longest_s:.1f} s; {identity.shared_ids} frames gave one id "
+        f"twice (target 0: {_met(identity.shared_ids == 0)}); {switches} suspected id switches (a track's centre "
+        f"moving faster than {JUMP_HEIGHTS_PER_S:.0f} body heights per second). {sheets[0].name} in docs/ shows each "
+        "long track's person at 10 moments.",
         f"Cost: tracking and smoothing take {cost:.2%} of a frame's time at input {VTEST_INPUT_SIZE} (target < 2%: "
         f"{_met(cost < 0.02)}); the demo loop over frames in memory runs at "
         + ", ".join(f"{fps:.1f} fps {label}" for label, fps in loop_fps.items())

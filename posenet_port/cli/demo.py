@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how poses keep a person's id from frame to frame (camera and video; ids are in --dump and "
                         "drawn): keypoints (OKS, default), boxes (IoU of the keypoints' boxes) or off (poses coloured by "
                         "their order in each frame)")
+    parser.add_argument("--track-memory", type=float_in(0.0, 3600, low_inclusive=False), default=TrackerOptions().max_age_s,
+                        metavar="SECONDS", help="how long of the video's time a person unseen keeps their id: longer "
+                        "bridges more frames where the network misses someone, at the risk of giving the id to someone "
+                        "else (default: %(default)s)")
     parser.add_argument("--no-smooth", action="store_true",
                         help="no One Euro smoothing of tracked keypoints: each frame's poses exactly as posenet decodes them")
     parser.add_argument("--smooth-min-cutoff", type=float_in(1e-3, 100), default=SmoothingOptions().min_cutoff,
@@ -112,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = decode_options(args)
     # Photos of a folder are not frames of one scene: they are neither tracked nor smoothed together.
     stream = None if args.tracker == "off" or args.images is not None else PoseStream.with_options(
-        TrackerOptions(method=args.tracker),
+        TrackerOptions(method=args.tracker, max_age_s=args.track_memory),
         SmoothingOptions(enabled=not args.no_smooth, min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta))
     stats = run_loop(source, estimator, options, sinks, args.min_keypoint_score, args.max_frames, stream=stream,
                      mirror=args.mirror)

@@ -6,7 +6,9 @@ shift). This is a layer on top of the exact per-frame poses, built as tfjs-model
 
 - `PoseTracker` links each new pose to a track by greedy assignment on a similarity: Object Keypoint Similarity
   (COCO's per-keypoint falloff, keypoints from a score of 0.3, at least 4 of them) or the IoU of the keypoints'
-  bounding boxes. A pose that matches no track starts one; a track unseen for `max_age_s` of the video's time ends.
+  bounding boxes, against where each track expects its person now. A track follows its person's keypoints with a
+  filter per keypoint (as norfair's Kalman filters do), so that one garbled pose does not carry it off. A pose
+  that matches no track starts one; a track unseen for `max_age_s` of the video's time ends.
 - `PoseSmoother` runs a One Euro filter (Casiez et al. 2012) on every coordinate and score of
   each track: the cutoff rises with the filtered speed, so a still person stops shaking and a moving one is not
   dragged behind. Coordinates are filtered in units of the pose's size, so the settings do not depend on the
@@ -31,9 +33,10 @@ TRACKERS = ("keypoints", "boxes")
 @dataclass(frozen=True, kw_only=True)
 class TrackerOptions:
     """How poses are linked to tracks. `method`: "keypoints" (OKS) or "boxes" (IoU of the keypoints' boxes);
-    `min_similarity`: below it a pose starts a new track (tfjs uses 0.2; on the whole of vtest.avi 0.1 left 104
-    tracks where 0.2 left 129, and 0.5 left 327; the boxes 186 at 0.1); keypoints count from `keypoint_score`,
-    and OKS needs `min_keypoints` of them in both; tracks end after `max_age_s` unseen, at most `max_tracks` kept."""
+    `min_similarity`: below it a pose starts a new track (tfjs uses 0.2; 0.1 was chosen with the filter's gains
+    against vtest.avi's people labelled by hand: research/trackers.md); keypoints count from `keypoint_score`,
+    and OKS needs `min_keypoints` of them in both; tracks end after `max_age_s` unseen (a longer memory bridges
+    more of the gaps where the network misses a person: research/trackers.md), at most `max_tracks` kept."""
 
     method: str = "keypoints"
     min_similarity: float = 0.1
@@ -54,14 +57,14 @@ class TrackerOptions:
 class SmoothingOptions:
     """The One Euro filter: `min_cutoff` (Hz) is how much a still keypoint is smoothed (lower: steadier),
     `beta` how fast the cutoff rises with speed (in pose sizes per second: higher, less lag), `derivative_cutoff`
-    (Hz) smooths the speed estimate itself. The defaults were chosen on shake clips of the tuning photos and the
-    first half of vtest.avi (a grid over the three), as the steadiest setting whose walkers trail by under a frame;
-    `python -m posenet_port.bench --sections video` measures them on the validation photos and the second half
-    (BENCHMARKS.md: jitter RMS to 0.22 of raw at 30 fps, walkers 0.75 frames behind)."""
+    (Hz) smooths the speed estimate itself. The defaults are the steadiest setting on shake clips of the tuning
+    photos whose walkers on vtest.avi's first half trail by at most 0.7 frames (0.3 below the goal of one frame:
+    the two halves' walkers differ by up to 0.2); `python research/trackers.py` has the grid, and
+    `python -m posenet_port.bench --sections video` measures them on the validation photos and the second half."""
 
     enabled: bool = True
-    min_cutoff: float = 0.2
-    beta: float = 0.5
+    min_cutoff: float = 0.1
+    beta: float = 0.75
     derivative_cutoff: float = 0.5
 
     def __post_init__(self) -> None:
@@ -147,30 +150,61 @@ SIMILARITIES: dict[str, Callable[[np.ndarray, np.ndarray, TrackerOptions], np.nd
 
 @dataclass
 class Track:
-    """A person's last pose ([17, 3] x, y, score), when it was seen, and how fast its centre moved (px/s), to
-    predict where it is now."""
+    """Where a person's keypoints are expected: `points` [17, 3] x, y, score, each keypoint filtered over the frames
+    it was seen in, `velocity` [17, 2] each keypoint's speed (px/s), and when the person was last seen. A keypoint
+    seen once stays in the track and moves on at its own speed while the network misses it."""
 
     track_id: int
     points: np.ndarray
     last_seen: float
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
-
-    def predicted(self, timestamp: float) -> np.ndarray:
-        """The last pose moved on at the track's speed: a walker 90 px tall crosses 10 px between two frames at
-        10 fps, enough to fall below the similarity threshold if compared where it was."""
-        moved = self.points.copy()
-        moved[:, :2] += self.velocity * (timestamp - self.last_seen)
-        return moved
-
-    def follow(self, points: np.ndarray, timestamp: float, min_score: float) -> None:
-        old, new = (p[p[:, 2] >= min_score, :2] for p in (self.points, points))
-        if len(old) and len(new) and timestamp > self.last_seen:
-            measured = (new.sum(axis=0) / len(new) - old.sum(axis=0) / len(old)) / (timestamp - self.last_seen)
-            self.velocity = VELOCITY_BLEND * measured + (1 - VELOCITY_BLEND) * self.velocity
-        self.points, self.last_seen = points, timestamp
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros((NUM_KEYPOINTS, 2)))
 
 
-VELOCITY_BLEND = 0.5  # each new measurement's share in the track's speed: steady, yet turns within a few frames
+def expected(tracks: Sequence[Track], timestamp: float) -> np.ndarray:
+    """[T, 17, 3] where the tracks expect their people at `timestamp`: each keypoint moved on at its speed. A
+    walker 90 px tall crosses 10 px between two frames at 10 fps, enough to fall below the similarity threshold if
+    compared where it was."""
+    moved = np.array([t.points for t in tracks]).reshape(len(tracks), NUM_KEYPOINTS, 3)
+    velocity = np.array([t.velocity for t in tracks]).reshape(len(tracks), NUM_KEYPOINTS, 2)
+    interval = timestamp - np.array([t.last_seen for t in tracks], np.float64)
+    moved[..., :2] += velocity * interval[:, None, None]
+    return moved
+
+
+def follow(tracks: Sequence[Track], expectation: np.ndarray, points: np.ndarray, timestamp: float,
+           min_score: float) -> None:
+    """Take each track's matched pose in: `expectation` [M, 17, 3] where the tracks expected their people now,
+    `points` [M, 17, 3] the poses seen there. An alpha-beta filter per keypoint (a constant-velocity Kalman filter
+    at its steady state), so that one garbled pose (a limb taken for a neighbour's, two people decoded as one)
+    moves a track part of the way instead of all of it. All of a frame's tracks in one step: it is most of the
+    tracker's time."""
+    if not tracks:
+        return
+    interval = timestamp - np.array([t.last_seen for t in tracks])[:, None, None]  # [M, 1, 1]
+    velocity = np.array([t.velocity for t in tracks])
+    seen = points[..., 2:] >= min_score  # [M, 17, 1]
+    known = expectation[..., 2:] >= min_score
+    both, fresh = seen & known, seen & ~known
+    surprise = points[..., :2] - expectation[..., :2]
+    timed = interval > 0  # a repeated or reordered timestamp: no time to measure a speed over, take the pose as is
+    steps = np.where(timed, interval, 1.0)
+    velocity = np.where(both & timed, velocity + (VELOCITY_GAIN / steps) * surprise, velocity)
+    count = both.sum(axis=1, keepdims=True)  # a keypoint seen for the first time moves as the rest of the person
+    moving = (velocity * both).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    velocity = np.where(fresh & (count > 0) & timed, moving, velocity)
+    position = np.where(both, expectation[..., :2] + POSITION_GAIN * surprise, np.where(seen, points[..., :2],
+                                                                                      expectation[..., :2]))
+    followed = np.concatenate([np.where(timed, position, points[..., :2]),
+                               np.where(seen | ~timed, points[..., 2:], expectation[..., 2:])], axis=-1)
+    for track, track_points, track_velocity in zip(tracks, followed, velocity):
+        track.points, track.velocity, track.last_seen = track_points, track_velocity, timestamp
+
+
+# The filter's gains: the share of a keypoint's surprise taken into its position, and (over the frame's interval)
+# into its speed. Chosen with min_similarity on vtest.avi's first half, by identity errors against the people
+# labelled by hand; research/trackers.md has the grid and the second half.
+POSITION_GAIN = 0.3
+VELOCITY_GAIN = 0.15
 
 
 @dataclass
@@ -189,18 +223,20 @@ class PoseTracker:
         """update() for the poses' keypoints as [P, 17, 3] x, y, score."""
         poses = range(len(new))
         self._drop_stale(timestamp)  # a person away longer than max_age_s is not matched again
-        predicted = np.array([t.predicted(timestamp) for t in self.tracks]).reshape(len(self.tracks), NUM_KEYPOINTS, 3)
+        predicted = expected(self.tracks, timestamp)
         similarity = SIMILARITIES[self.options.method](new, predicted, self.options)
         # Greedy, the most similar pair first; ties go to the later pose, then the later track (as the page does).
         order = sorted(((float(similarity[p, t]), p, t) for p in poses for t in range(len(self.tracks))), reverse=True)
         ids: list[int | None] = [None] * len(poses)
-        taken: set[int] = set()
+        matched: dict[int, int] = {}  # track -> pose
         for similar, p, t in order:
             if similar < self.options.min_similarity:
                 break
-            if ids[p] is None and t not in taken:
-                ids[p], taken = self.tracks[t].track_id, taken | {t}
-                self.tracks[t].follow(new[p], timestamp, self.options.keypoint_score)
+            if ids[p] is None and t not in matched:
+                ids[p], matched[t] = self.tracks[t].track_id, p
+        tracks, matched_poses = list(matched), list(matched.values())
+        follow([self.tracks[t] for t in tracks], predicted[tracks], new[matched_poses], timestamp,
+               self.options.keypoint_score)
         for p in poses:
             if ids[p] is None:
                 ids[p] = self.next_id
@@ -224,39 +260,47 @@ class OneEuroFilter:
         self.speed: np.ndarray | None = None
         self.time = 0.0
 
-    @staticmethod
-    def _alpha(cutoff: np.ndarray | float, interval: float) -> np.ndarray | float:
-        tau = 1.0 / (2 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / interval)
+    def restarts_at(self, timestamp: float) -> bool:
+        """Whether a sample at `timestamp` starts the filter afresh: the first one, or one that does not move time
+        forward (a repeated or reordered timestamp), which there is nothing to filter against."""
+        return self.value is None or timestamp <= self.time
 
     def __call__(self, value: np.ndarray, timestamp: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
         """The filtered `value`; its speed is measured in units of `scale` (a pose's size) for the cutoff."""
-        if self.value is None or timestamp <= self.time:
-            # The first sample, or one that does not move time forward (a repeated or reordered timestamp):
-            # nothing to filter it against, so the filter restarts from it.
+        if self.restarts_at(timestamp):
             self.value, self.speed, self.time = value.copy(), np.zeros_like(value), timestamp
             return value
-        interval = timestamp - self.time
-        speed = (value - self.value) / interval
-        self.speed = self.speed + self._alpha(self.options.derivative_cutoff, interval) * (speed - self.speed)
-        cutoff = self.options.min_cutoff + self.options.beta * np.abs(self.speed) / scale
-        self.value = self.value + self._alpha(cutoff, interval) * (value - self.value)
+        self.value, self.speed = one_euro_step(self.value, self.speed, value, timestamp - self.time, scale, self.options)
         self.time = timestamp
         return self.value
 
 
+def _alpha(cutoff: np.ndarray | float, interval: np.ndarray | float) -> np.ndarray | float:
+    tau = 1.0 / (2 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / interval)
+
+
+def one_euro_step(value: np.ndarray, speed: np.ndarray, sample: np.ndarray, interval: np.ndarray | float,
+                  scale: np.ndarray | float, options: SmoothingOptions) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the One Euro filter from (`value`, `speed`) to `sample`, `interval` seconds later: the new value
+    and speed. Elementwise, so one call filters many tracks at once (arrays stacked, intervals broadcast)."""
+    measured = (sample - value) / interval
+    speed = speed + _alpha(options.derivative_cutoff, interval) * (measured - speed)
+    cutoff = options.min_cutoff + options.beta * np.abs(speed) / scale
+    return value + _alpha(cutoff, interval) * (sample - value), speed
+
+
 def pose_size(pose: Pose, min_score: float = 0.3) -> float:
     """The pose's size in pixels: the mean side of its confident keypoints' box (all keypoints if too few)."""
-    return points_size(as_array(pose), min_score)
+    return float(points_sizes(as_array(pose)[None], min_score)[0])
 
 
-def points_size(points: np.ndarray, min_score: float = 0.3) -> float:
-    """pose_size of a pose's [17, 3] x, y, score."""
-    confident = points[points[:, 2] >= min_score, :2]
-    if len(confident) < 2:
-        confident = points[:, :2]
-    extent = confident.max(axis=0) - confident.min(axis=0)
-    return max(float(extent[0] + extent[1]) / 2, 1.0)
+def points_sizes(points: np.ndarray, min_score: float = 0.3) -> np.ndarray:
+    """pose_size of each pose of [P, 17, 3] x, y, score, at once: [P]."""
+    confident = points[..., 2] >= min_score
+    confident = np.where(confident.sum(axis=1, keepdims=True) >= 2, confident, True)
+    extent = _extents(points, confident)[0]
+    return np.maximum((extent[:, 0] + extent[:, 1]) / 2, 1.0)
 
 
 @dataclass
@@ -267,16 +311,31 @@ class PoseSmoother:
     options: SmoothingOptions = field(default_factory=SmoothingOptions)
     filters: dict[int, OneEuroFilter] = field(default_factory=dict)
 
-    def smooth(self, track_id: int, pose: Pose, timestamp: float, points: np.ndarray | None = None) -> Pose:
-        """The track's pose at `timestamp` smoothed; `points`: the pose's as_array, if already made."""
+    def smooth(self, track_ids: Sequence[int], poses: Sequence[Pose], timestamp: float,
+               points: np.ndarray | None = None) -> list[Pose]:
+        """The frame's poses at `timestamp`, each smoothed by its track's filter (`track_ids`: one per pose, no id
+        twice); `points`: the poses' as_arrays, if already made. All of a frame's tracks in one step."""
         if not self.options.enabled:
-            return pose
-        values = as_array(pose) if points is None else points
-        size = points_size(values)
-        scale = np.array([size, size, 1.0])
-        smoothed = self.filters.setdefault(track_id, OneEuroFilter(self.options))(values, timestamp, scale)
-        xs, ys, scores = smoothed.T.tolist()
-        return Pose(pose.score, tuple(map(Keypoint, (k.part for k in pose.keypoints), xs, ys, scores)))
+            return list(poses)
+        values = as_arrays(poses) if points is None else points
+        filters = [self.filters.setdefault(i, OneEuroFilter(self.options)) for i in track_ids]
+        going = [k for k, f in enumerate(filters) if not f.restarts_at(timestamp)]
+        sizes = points_sizes(values)
+        smoothed = values.copy()
+        if going:
+            scale = np.stack([sizes[going], sizes[going], np.ones(len(going))], axis=-1)[:, None, :]  # [M, 1, 3]
+            interval = (timestamp - np.array([filters[k].time for k in going]))[:, None, None]
+            smoothed[going], speeds = one_euro_step(np.array([filters[k].value for k in going]),
+                                                    np.array([filters[k].speed for k in going]), values[going],
+                                                    interval, scale, self.options)
+            for k, speed in zip(going, speeds):
+                filters[k].speed = speed
+        for k, f in enumerate(filters):
+            if f.restarts_at(timestamp):
+                f.speed = np.zeros_like(values[k])
+            f.value, f.time = smoothed[k], timestamp
+        return [Pose(pose.score, tuple(map(Keypoint, (k.part for k in pose.keypoints), *rows.T.tolist())))
+                for pose, rows in zip(poses, smoothed)]
 
     def keep_only(self, track_ids: set[int]) -> None:
         """Forget the filters of tracks that ended."""
@@ -299,5 +358,5 @@ class PoseStream:
         points = as_arrays(poses)
         ids = self.tracker.update_points(points, timestamp)
         self.smoother.keep_only({t.track_id for t in self.tracker.tracks})
-        return [TrackedPose(i, self.smoother.smooth(i, pose, timestamp, values), pose)
-                for i, pose, values in zip(ids, poses, points)]
+        return [TrackedPose(i, smoothed, pose) for i, smoothed, pose in
+                zip(ids, self.smoother.smooth(ids, poses, timestamp, points), poses)]

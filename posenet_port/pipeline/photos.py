@@ -89,6 +89,7 @@ NOISE_CHANGES = {"photos re-saved as JPEG 95": resaved_as_jpeg, "photos shifted 
 
 
 VTEST = resource("videos/vtest.avi")  # people walking, seen from above: provenance in videos/README.md
+VTEST_PEOPLE = resource("videos/vtest_people.json")  # who is who in it, labelled by hand (videos/README.md)
 
 
 def video_frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:

@@ -8,10 +8,11 @@
   // COCO's per-keypoint falloff, in PoseNet's keypoint order (model/keypoints.py OKS_SIGMAS).
   const OKS_SIGMAS = [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
     0.087, 0.087, 0.089, 0.089];
-  const VELOCITY_BLEND = 0.5;
+  const POSITION_GAIN = 0.3;
+  const VELOCITY_GAIN = 0.15;
   const TRACKER_DEFAULTS = { method: 'keypoints', minSimilarity: 0.1, keypointScore: 0.3, minKeypoints: 4,
     maxAgeS: 1.0, maxTracks: 18 };
-  const SMOOTHING_DEFAULTS = { enabled: true, minCutoff: 0.2, beta: 0.5, derivativeCutoff: 0.5 };
+  const SMOOTHING_DEFAULTS = { enabled: true, minCutoff: 0.1, beta: 0.75, derivativeCutoff: 0.5 };
 
   function confidentPoints(pose, minScore) {
     return pose.keypoints.filter((k) => k.score >= minScore).map((k) => [k.position.x, k.position.y]);
@@ -60,13 +61,11 @@
 
   const SIMILARITIES = { keypoints: keypointSimilarity, boxes: boxSimilarity };
 
-  function mean(points) {
-    return [0, 1].map((axis) => points.reduce((sum, p) => sum + p[axis], 0) / points.length);
-  }
-
-  function movedPose(pose, dx, dy) {
-    return { score: pose.score, keypoints: pose.keypoints.map((k) => ({ part: k.part, score: k.score,
-      position: { x: k.position.x + dx, y: k.position.y + dy } })) };
+  // The track's keypoints moved on at their own speeds for `interval` seconds.
+  function predictedPose(track, timestamp) {
+    const interval = timestamp - track.lastSeen;
+    return { score: track.pose.score, keypoints: track.pose.keypoints.map((k, i) => ({ part: k.part, score: k.score,
+      position: { x: k.position.x + track.velocity[i][0] * interval, y: k.position.y + track.velocity[i][1] * interval } })) };
   }
 
   class PoseTracker {
@@ -80,8 +79,7 @@
       const similarity = SIMILARITIES[this.options.method];
       const score = this.options.keypointScore;
       this.dropStale(timestamp);
-      const predicted = this.tracks.map((t) => movedPose(t.pose, t.velocity[0] * (timestamp - t.lastSeen),
-        t.velocity[1] * (timestamp - t.lastSeen)));
+      const predicted = this.tracks.map((t) => predictedPose(t, timestamp));
       const pairs = [];
       poses.forEach((pose, p) => predicted.forEach((guess, t) => pairs.push([similarity(pose, guess, this.options), p, t])));
       // Python sorts the (similarity, pose, track) tuples in reverse: the same order, ties included.
@@ -99,7 +97,7 @@
       poses.forEach((pose, p) => {
         if (ids[p] === null) {
           ids[p] = this.nextId;
-          this.tracks.push({ id: this.nextId, pose, lastSeen: timestamp, velocity: [0, 0] });
+          this.tracks.push({ id: this.nextId, pose, lastSeen: timestamp, velocity: pose.keypoints.map(() => [0, 0]) });
           this.nextId += 1;
         }
       });
@@ -107,15 +105,33 @@
       return ids;
     }
 
+    // An alpha-beta filter per keypoint, as Track.follow in Python.
     follow(track, pose, timestamp, minScore) {
-      const old = confidentPoints(track.pose, minScore);
-      const fresh = confidentPoints(pose, minScore);
-      if (old.length && fresh.length && timestamp > track.lastSeen) {
-        const [a, b] = [mean(old), mean(fresh)];
-        const measured = [0, 1].map((axis) => (b[axis] - a[axis]) / (timestamp - track.lastSeen));
-        track.velocity = track.velocity.map((v, axis) => VELOCITY_BLEND * measured[axis] + (1 - VELOCITY_BLEND) * v);
+      const interval = timestamp - track.lastSeen;
+      if (interval <= 0) {
+        track.pose = pose;
+        track.lastSeen = timestamp;
+        return;
       }
-      track.pose = pose;
+      const expected = predictedPose(track, timestamp).keypoints;
+      const seen = pose.keypoints.map((k) => k.score >= minScore);
+      const both = seen.map((s, i) => s && expected[i].score >= minScore);
+      const fresh = seen.map((s, i) => s && expected[i].score < minScore);
+      const keypoints = expected.map((k, i) => {
+        if (!seen[i]) return k;
+        const z = pose.keypoints[i];
+        if (!both[i]) return { part: k.part, score: z.score, position: { x: z.position.x, y: z.position.y } };
+        const surprise = [z.position.x - k.position.x, z.position.y - k.position.y];
+        track.velocity[i] = track.velocity[i].map((v, axis) => v + (VELOCITY_GAIN / interval) * surprise[axis]);
+        return { part: k.part, score: z.score, position: { x: k.position.x + POSITION_GAIN * surprise[0],
+          y: k.position.y + POSITION_GAIN * surprise[1] } };
+      });
+      const count = both.filter(Boolean).length;
+      if (count) {
+        const sum = [0, 1].map((axis) => track.velocity.reduce((total, v, i) => (both[i] ? total + v[axis] : total), 0));
+        fresh.forEach((f, i) => { if (f) track.velocity[i] = sum.map((total) => total / count); });
+      }
+      track.pose = { score: pose.score, keypoints };
       track.lastSeen = timestamp;
     }
 
