@@ -15,7 +15,7 @@ from posenet_port.benchmark import video
 from posenet_port.inference.estimator import PoseEstimator
 from posenet_port.inference.stream import CaptureSource
 from posenet_port.inference.tracking import PoseStream
-from posenet_port.pipeline.photos import VTEST
+from posenet_port.pipeline.photos import VTEST, VTEST_PEOPLE
 
 FRAMES = 40  # 4 s at the video's 10 fps
 INPUT_SIZE = video.VTEST_INPUT_SIZE
@@ -63,3 +63,16 @@ def test_people_keep_their_ids_and_smoothing_steadies_without_lagging(tracked_fr
           f"lag {lag.frames:.2f} frames on {lag.tracks} walkers")
     assert np.median(smoothed) < np.median(raw)  # walkers move, so less than raw but not still
     assert lag.tracks >= 1 and lag.frames <= 1.0
+
+
+@pytest.mark.slow
+def test_the_people_labelled_by_hand_are_the_poses_the_network_decodes(tracked_frames):
+    """videos/vtest_people.json labels the boxes of the poses PoseNet decodes at input 513: every labelled box of
+    the first frames must still find its pose here, or the identity figures would judge poses nobody labelled."""
+    truth = video.PeopleTruth.load(VTEST_PEOPLE)
+    labelled = {name: [index for index, _ in boxes if index < FRAMES] for name, boxes in truth.people.items()}
+    found = video.ids_of_people(tracked_frames, truth)
+    missing = {name: sorted(set(indices) - {i for i, _ in found[name]}) for name, indices in labelled.items()}
+    print(f"labelled poses in the first {FRAMES} frames: {sum(map(len, labelled.values()))}, missing: "
+          f"{ {name: m for name, m in missing.items() if m} }")
+    assert sum(map(len, labelled.values())) >= 10 and not any(missing.values()), missing
