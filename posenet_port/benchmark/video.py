@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from posenet_port.errors import ConfigError
 from posenet_port.inference.decode import Pose
 from posenet_port.inference.tracking import PoseStream, SmoothingOptions, TrackedPose, as_array
 from posenet_port.pipeline.photos import video_frames
@@ -300,14 +301,17 @@ class PeopleTruth:
 
     @classmethod
     def load(cls, path: Path) -> PeopleTruth:
-        data = json.loads(path.read_text())
+        """Read a labelling; ConfigError names what is wrong in a file that is not one."""
+        try:
+            data = json.loads(path.read_text())
+            truth = cls({str(name): _boxes(rows) for name, rows in data["people"].items()}, _boxes(data["ignored"]))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError,
+                ValueError) as error:
+            raise ConfigError(f"{path}: not a labelling of people ({type(error).__name__}: {error}); "
+                              "videos/README.md describes the format") from error
+        return truth
 
-        def boxes(rows: list[list[float]]) -> list[tuple[int, np.ndarray]]:
-            return [(int(row[0]), np.array(row[1:5], np.float64)) for row in rows]
-
-        return cls({name: boxes(rows) for name, rows in data["people"].items()}, boxes(data["ignored"]))
-
-    def at(self) -> dict[int, list[tuple[str | None, np.ndarray]]]:
+    def by_frame(self) -> dict[int, list[tuple[str | None, np.ndarray]]]:
         """Frame index -> the labelled boxes in it, with their person (None: ignored)."""
         frames: dict[int, list[tuple[str | None, np.ndarray]]] = {}
         for name, rows in [*self.people.items(), (None, self.ignored)]:
@@ -324,7 +328,21 @@ class PeopleTruth:
         return crop_sheet(video, rows, columns)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def _boxes(rows: list[list[float]]) -> list[tuple[int, np.ndarray]]:
+    """[frame, x0, y0, x1, y1] rows as (frame index, box); ValueError for a row that is not one."""
+    boxes = []
+    for row in rows:
+        if len(row) != 5 or int(row[0]) != row[0] or row[0] < 0:
+            raise ValueError(f"a box is [frame, x0, y0, x1, y1], with a frame index >= 0: {row!r:.80}")
+        box = np.array(row[1:], np.float64)
+        if not (np.isfinite(box).all() and (box[2:] > box[:2]).all()):
+            raise ValueError(f"a box needs x0 < x1 and y0 < y1: {row!r:.80}")
+        boxes.append((int(row[0]), box))
+    return boxes
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes x0, y0, x1, y1."""
     overlap = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
     union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - overlap
     return float(overlap / union) if union > 0 else 0.0
@@ -338,11 +356,11 @@ def ids_of_people(frames: Sequence[Sequence[TrackedPose]], truth: PeopleTruth) -
     theirs: poses and labelled boxes paired greedily, most overlapping first, from MATCH_IOU. A pose paired with an
     ignored box counts for no one."""
     seen: dict[str, list[tuple[int, int]]] = {name: [] for name in truth.people}
-    for index, labelled in sorted(truth.at().items()):
+    for index, labelled in sorted(truth.by_frame().items()):
         if index >= len(frames):
             continue
         poses = frames[index]
-        pairs = sorted(((_iou(keypoint_box(as_array(tracked.raw)), box), p, b)
+        pairs = sorted(((box_iou(keypoint_box(as_array(tracked.raw)), box), p, b)
                         for p, tracked in enumerate(poses) for b, (_, box) in enumerate(labelled)), reverse=True)
         used_poses, used_boxes = set(), set()
         for overlap, p, b in pairs:

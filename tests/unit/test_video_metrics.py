@@ -4,9 +4,11 @@ no jitter."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers.people import person
 
 from posenet_port.benchmark import video
+from posenet_port.errors import ConfigError
 from posenet_port.inference.tracking import PoseStream, TrackedPose, as_array
 
 
@@ -95,3 +97,16 @@ def test_the_hand_labelling_of_vtest_is_well_formed():
         assert all((box[2:] > box[:2]).all() for _, box in boxes), name
         if name != "ignored":
             assert frames == sorted(set(frames)), name  # a person once per labelled frame
+
+
+@pytest.mark.parametrize("text", ['{"people": {"a": [[0, 1, 2, 3]]}, "ignored": []}',
+                                  '{"people": {"a": [[0, 5, 2, 3, 4]]}, "ignored": []}',
+                                  '{"people": {"a": [[-10, 1, 2, 3, 4]]}, "ignored": []}',
+                                  '{"people": {"a": [[0.5, 1, 2, 3, 4]]}, "ignored": []}',
+                                  '{"people": {"a": [[0, "x", 2, 3, 4]]}, "ignored": []}',
+                                  '{"people": []}', '[1, 2]', 'not json', ''])
+def test_a_file_that_is_not_a_labelling_is_refused_with_a_clear_error(tmp_path, text):
+    path = tmp_path / "people.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="not a labelling of people"):
+        video.PeopleTruth.load(path)
