@@ -105,7 +105,8 @@
       return ids;
     }
 
-    // An alpha-beta filter per keypoint, as Track.follow in Python.
+    // An alpha-beta filter per keypoint, as follow() in tracking.py (which takes all of a frame's tracks at once;
+    // the matches are decided before either updates a track, so one at a time gives the same).
     follow(track, pose, timestamp, minScore) {
       const interval = timestamp - track.lastSeen;
       if (interval <= 0) {
