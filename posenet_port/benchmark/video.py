@@ -233,10 +233,15 @@ def contact_sheet(video: Path, frames: Sequence[Sequence[TrackedPose]], fps: flo
     the track, so a person can see whether a track ever jumps to someone else (an id switch)."""
     rows = {}
     for track_id, track in long_tracks(frames, fps).items():
-        picked = [track[i] for i in np.linspace(0, len(track) - 1, columns).round().astype(int)]
+        picked = evenly_spaced(track, columns)
         rows[f"id {track_id}"] = (f"{track[0][0] / fps:.1f}-{track[-1][0] / fps:.1f}s",
                                   [(index, keypoint_box(as_array(tracked.raw))) for index, tracked in picked])
     return crop_sheet(video, rows, columns)
+
+
+def evenly_spaced(items: Sequence, count: int) -> list:
+    """`count` items spread evenly from the first to the last (all of them if there are fewer)."""
+    return [items[i] for i in np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int)]
 
 
 def crop_sheet(video: Path, rows: dict[str, tuple[str, list[tuple[int, np.ndarray]]]], columns: int,
@@ -323,8 +328,7 @@ class PeopleTruth:
         """A row per person, crops at up to `columns` of their labelled frames: the labels, for a reader to check."""
         rows = {}
         for name, boxes in self.people.items():
-            picked = [boxes[i] for i in np.linspace(0, len(boxes) - 1, min(columns, len(boxes))).round().astype(int)]
-            rows[name] = (f"{boxes[0][0] / fps:.0f}-{boxes[-1][0] / fps:.0f}s", picked)
+            rows[name] = (f"{boxes[0][0] / fps:.0f}-{boxes[-1][0] / fps:.0f}s", evenly_spaced(boxes, columns))
         return crop_sheet(video, rows, columns)
 
 

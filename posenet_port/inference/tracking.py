@@ -267,12 +267,25 @@ class OneEuroFilter:
 
     def __call__(self, value: np.ndarray, timestamp: float, scale: np.ndarray | float = 1.0) -> np.ndarray:
         """The filtered `value`; its speed is measured in units of `scale` (a pose's size) for the cutoff."""
-        if self.restarts_at(timestamp):
-            self.value, self.speed, self.time = value.copy(), np.zeros_like(value), timestamp
-            return value
-        self.value, self.speed = one_euro_step(self.value, self.speed, value, timestamp - self.time, scale, self.options)
-        self.time = timestamp
-        return self.value
+        return filter_all([self], value[None], timestamp, np.asarray(scale, np.float64)[None], self.options)[0]
+
+
+def filter_all(filters: Sequence[OneEuroFilter], values: np.ndarray, timestamp: float, scales: np.ndarray,
+               options: SmoothingOptions) -> np.ndarray:
+    """Each filter's next value for its row of `values` at `timestamp`, speeds in units of its row of `scales`
+    (broadcast to the values): a One Euro step for the filters that go on, a restart for the others, all rows in
+    one step."""
+    scales = np.broadcast_to(scales, values.shape)
+    going = [k for k, f in enumerate(filters) if not f.restarts_at(timestamp)]
+    smoothed, speeds = values.copy(), np.zeros_like(values)
+    if going:
+        interval = (timestamp - np.array([filters[k].time for k in going])).reshape(-1, *[1] * (values.ndim - 1))
+        smoothed[going], speeds[going] = one_euro_step(
+            np.array([filters[k].value for k in going]), np.array([filters[k].speed for k in going]), values[going],
+            interval, scales[going], options)
+    for f, value, speed in zip(filters, smoothed, speeds):
+        f.value, f.speed, f.time = value, speed, timestamp
+    return smoothed
 
 
 def _alpha(cutoff: np.ndarray | float, interval: np.ndarray | float) -> np.ndarray | float:
@@ -318,22 +331,10 @@ class PoseSmoother:
         if not self.options.enabled:
             return list(poses)
         values = as_arrays(poses) if points is None else points
-        filters = [self.filters.setdefault(i, OneEuroFilter(self.options)) for i in track_ids]
-        going = [k for k, f in enumerate(filters) if not f.restarts_at(timestamp)]
         sizes = points_sizes(values)
-        smoothed = values.copy()
-        if going:
-            scale = np.stack([sizes[going], sizes[going], np.ones(len(going))], axis=-1)[:, None, :]  # [M, 1, 3]
-            interval = (timestamp - np.array([filters[k].time for k in going]))[:, None, None]
-            smoothed[going], speeds = one_euro_step(np.array([filters[k].value for k in going]),
-                                                    np.array([filters[k].speed for k in going]), values[going],
-                                                    interval, scale, self.options)
-            for k, speed in zip(going, speeds):
-                filters[k].speed = speed
-        for k, f in enumerate(filters):
-            if f.restarts_at(timestamp):
-                f.speed = np.zeros_like(values[k])
-            f.value, f.time = smoothed[k], timestamp
+        scales = np.stack([sizes, sizes, np.ones_like(sizes)], axis=-1)[:, None, :]  # [P, 1, 3]
+        filters = [self.filters.setdefault(i, OneEuroFilter(self.options)) for i in track_ids]
+        smoothed = filter_all(filters, values, timestamp, scales, self.options)
         return [Pose(pose.score, tuple(map(Keypoint, (k.part for k in pose.keypoints), *rows.T.tolist())))
                 for pose, rows in zip(poses, smoothed)]
 
