@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int_in(0), default=DEFAULTS.seed, help=f"of the views and the calibration: the same seed gives the same run (default: {DEFAULTS.seed})")
     parser.add_argument("--input-size", type=int_in(33, MAX_INPUT_SIZE), default=DEFAULTS.input_size,
                         help=f"training and judging input size (default: {DEFAULTS.input_size})")
-    parser.add_argument("--video-every", type=int_in(1), default=DEFAULTS.video_every,
-                        help=f"train on every n-th frame of vtest.avi (default: {DEFAULTS.video_every})")
+    parser.add_argument("--video-every", type=int_in(0), default=DEFAULTS.video_every,
+                        help="train on every n-th frame of vtest.avi besides the tuning photos; 0: on the photos alone "
+                        f"(default: {DEFAULTS.video_every})")
     parser.add_argument("--start", choices=("gptq", "float"), default=DEFAULTS.start,
                         help="the first weights: on the int8 grid GPTQ chooses, or the float ones "
                         f"(default: {DEFAULTS.start})")

@@ -96,8 +96,9 @@ class SimulatedInt8(PosenetModel):
               rounded: Container[int] | None = None) -> dict[str, tf.Tensor]:
         """The four raw heads; with `quantize=False` the float network on the same variables, and `activations`
         (a list) receives each layer's output before its rounding. `rounded`: the layers whose weights and output
-        are rounded (None: all, and the input), to find which rounding costs what."""
-        x = tf.quantization.fake_quant_with_min_max_args(image, *INPUT_RANGE) if quantize and rounded is None else image
+        are rounded (None: all), to find which rounding costs what; layer 0's rounding includes the input's."""
+        rounds_input = quantize and (rounded is None or 0 in rounded)
+        x = tf.quantization.fake_quant_with_min_max_args(image, *INPUT_RANGE) if rounds_input else image
         input_scale = tf.constant((INPUT_RANGE[1] - INPUT_RANGE[0]) / 255)
         heads = {}
         for index, step in enumerate(self.steps):

@@ -41,11 +41,12 @@ class FinetuneConfig:
     seed: int = 0
     input_size: int = 257
     output_stride: int = 16
-    video_every: int = 10  # every n-th frame of vtest.avi joins the tuning photos
+    video_every: int = 10  # every n-th frame of vtest.avi joins the tuning photos (0: none)
     calibration_views: int = 64
     start: str = "gptq"  # the student's first weights: "gptq" (the int8 grid GPTQ chooses) or "float"
-    # What moves: "biases" (biases and ranges, 1 % of the variables) or "all" (kernels too, which on these few
-    # pictures learnt them and lost keypoints on the validation photos: research/int8_finetune.md)
+    # What moves: "biases" (biases and ranges, 1 % of the variables) or "all" (kernels too, which fit the training
+    # pictures and moved the validation photos' outputs away from the float graph's with 14 or 94 pictures, and
+    # with 412 brought them less close than the biases alone: research/int8_finetune.md)
     train: str = "biases"
     views: ViewOptions = field(default_factory=ViewOptions)
 
@@ -113,18 +114,21 @@ class Trainer:
                                                                                        quantize=False),
                               self.config.output_stride))
 
-    def agreement(self, photos: Sequence[tuple[str, np.ndarray]]) -> Agreement:
-        """The student's decoded poses against the float graph's, as the gate counts them."""
+    def agreement(self, photos: Sequence[tuple[str, np.ndarray]],
+                  candidate: Callable[[np.ndarray], dict[str, tf.Tensor]] | None = None) -> Agreement:
+        """The student's decoded poses against the float graph's, as the gate counts them; `candidate` (heads of
+        an RGB photo) replaces the student, e.g. the float graph on an altered photo."""
         size, stride = self.config.input_size, self.config.output_stride
+        heads_of = candidate or (lambda rgb: self.student.heads(tf.constant(preprocess(rgb, size)[0])))
         comparisons, references, candidates = [], [], []
         for _, rgb in photos:
             batch, letterbox = preprocess(rgb, size)
             outputs = [{k: v.numpy() for k, v in heads.items()} for heads in
-                       (self.teacher.heads(tf.constant(batch), quantize=False), self.student.heads(tf.constant(batch)))]
-            reference, candidate = (decode_input_poses(network_outputs(o, letterbox, stride), stride) for o in outputs)
-            comparisons.append(compare_poses(reference, candidate))
+                       (self.teacher.heads(tf.constant(batch), quantize=False), heads_of(rgb))]
+            reference, poses = (decode_input_poses(network_outputs(o, letterbox, stride), stride) for o in outputs)
+            comparisons.append(compare_poses(reference, poses))
             references.append(reference)
-            candidates.append(candidate)
+            candidates.append(poses)
         return scored_agreement("validation", size, comparisons, references, candidates)
 
 

@@ -29,9 +29,10 @@ class ViewOptions:
 
 
 def training_pictures(video_every: int = 10) -> list[np.ndarray]:
-    """RGB pictures: the tuning photos and every `video_every`-th frame of vtest.avi."""
+    """RGB pictures: the tuning photos and every `video_every`-th frame of vtest.avi (0: no frame)."""
     pictures = [rgb for _, rgb in tuning_photos()]
-    pictures += [frame[:, :, ::-1] for index, frame in enumerate(video_frames(VTEST)) if index % video_every == 0]
+    if video_every:
+        pictures += [frame[:, :, ::-1] for index, frame in enumerate(video_frames(VTEST)) if index % video_every == 0]
     return pictures
 
 

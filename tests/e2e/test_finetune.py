@@ -95,3 +95,24 @@ def test_the_command_refuses_an_output_that_would_replace_an_input_or_its_own_pr
     status = run_cli(main, ["--weights", str(tmp_path / "posenet.json"), "--out", str(tmp_path / target)])
     assert status == 2 and "it would be overwritten" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_the_video_frames_join_the_tuning_photos_as_asked():
+    from posenet_port.training.views import training_pictures
+
+    photos = len(tuning_photos())
+    assert len(training_pictures(0)) == photos  # the photos alone
+    assert len(training_pictures(400)) == photos + 2  # frames 0 and 400 of vtest.avi's 795
+
+
+def test_agreement_judges_the_candidate_it_is_given(shipped_weights):
+    """The float graph as the candidate agrees with itself to the keypoint; the uncalibrated student (every
+    range still ReLU6's [0, 6], which clips the heads) does not."""
+    trainer = Trainer(shipped_weights, FinetuneConfig(input_size=SIZE))
+    photos = validation_photos()[:2]
+    itself = trainer.agreement(photos, lambda rgb: trainer.teacher.heads(tf.constant(preprocess(rgb, SIZE)[0]),
+                                                                         quantize=False))
+    student = trainer.agreement(photos)
+    print(f"float graph: {itself.summary()}; uncalibrated int8 student: {student.summary()}")
+    assert itself.within_share == 1.0 and itself.ap == pytest.approx(1.0)
+    assert student.within_share < 0.9
