@@ -171,8 +171,7 @@ def _cell(value: float | None, form: str) -> str:
 
 
 def report(rows: Sequence[Row], noise: Sequence[Row], weights_only: Row, layers: list[str], layouts: list[str],
-           sets: Sequence[PhotoSet],
-           runs: Sequence[str], seconds: float) -> str:
+           sets: Sequence[PhotoSet], runs: Sequence[str], seconds: float) -> str:
     default = FinetuneConfig()
     names = " | ".join(f"distance: {s.name} photos" for s in sets)
     table = [f"| model | {names} | validation: within 2 px | validation: AP | int8 heatmap only | int8 offsets only "
