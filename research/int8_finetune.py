@@ -18,7 +18,7 @@ import argparse
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -26,11 +26,10 @@ from int8_mixed_activations import layer_macs  # research/, beside this script
 
 from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
-from posenet_port.inference.estimator import network_outputs
 from posenet_port.inference.preprocess import preprocess
 from posenet_port.model.architecture import HEAD_NAMES as HEADS
+from posenet_port.model.int8_simulation import SimulatedInt8
 from posenet_port.model.weights import load_weights
-from posenet_port.pipeline.gate import agreement, compare_poses, decode_input_poses
 from posenet_port.pipeline.photos import NOISE_CHANGES, tuning_photos, validation_photos
 from posenet_port.training.finetune import FinetuneConfig, Trainer, distance, finetune
 
@@ -41,15 +40,22 @@ PARTS = {"heatmap": HEADS[:1], "offsets": HEADS[1:2], "displacements": HEADS[2:]
 
 @dataclass
 class PhotoSet:
-    """Photos preprocessed at one size: one batch for the distance, and each photo for decoding."""
+    """Photos preprocessed at one size as one batch, and the float graph's heads on it (computed once)."""
 
     name: str
     photos: list[tuple[str, np.ndarray]]
     size: int
+    float_graph: SimulatedInt8
 
     def __post_init__(self) -> None:
-        self.prepared = [preprocess(rgb, self.size) for _, rgb in self.photos]
-        self.batch = tf.constant(np.concatenate([batch for batch, _ in self.prepared]))
+        self.batch = tf.constant(np.concatenate([preprocess(rgb, self.size)[0] for _, rgb in self.photos]))
+        self.reference = self.float_graph.heads(self.batch, quantize=False)
+
+
+def heads_on(heads: Callable[..., dict[str, tf.Tensor]], size: int,
+             alter: Callable[[np.ndarray], np.ndarray] = lambda rgb: rgb, **options) -> Callable:
+    """A candidate for Trainer.agreement: `heads` (a model's, with `options`) on an RGB photo, `alter`ed first."""
+    return lambda rgb: heads(tf.constant(preprocess(alter(rgb), size)[0]), **options)
 
 
 @dataclass
@@ -65,8 +71,8 @@ class Row:
 def photo_distance(trainer: Trainer, photos: PhotoSet, **options) -> float:
     """The student's distance to the float graph on `photos` (`options`: SimulatedInt8.heads', e.g. which layers
     are rounded)."""
-    return float(distance(trainer.student.heads(photos.batch, **options),
-                          trainer.teacher.heads(photos.batch, quantize=False), trainer.config.output_stride))
+    return float(distance(trainer.student.heads(photos.batch, **options), photos.reference,
+                          trainer.config.output_stride))
 
 
 def noise_rows(trainer: Trainer, sets: Sequence[PhotoSet]) -> list[Row]:
@@ -77,41 +83,30 @@ def noise_rows(trainer: Trainer, sets: Sequence[PhotoSet]) -> list[Row]:
         distances = []
         for photos in sets:
             altered = tf.constant(np.concatenate([preprocess(alter(rgb), photos.size)[0] for _, rgb in photos.photos]))
-            distances.append(float(distance(trainer.teacher.heads(altered, quantize=False),
-                                             trainer.teacher.heads(photos.batch, quantize=False),
+            distances.append(float(distance(trainer.teacher.heads(altered, quantize=False), photos.reference,
                                              trainer.config.output_stride)))
-        keypoints = trainer.agreement(sets[-1].photos, lambda rgb, alter=alter: trainer.teacher.heads(
-            tf.constant(preprocess(alter(rgb), sets[-1].size)[0]), quantize=False))
+        keypoints = trainer.agreement(sets[-1].photos, heads_on(trainer.teacher.heads, sets[-1].size, alter,
+                                                                quantize=False))
         rows.append(Row(f"float graph, {change}", distances, keypoints.within_share, keypoints.ap))
     return rows
 
 
 def weights_only_row(trainer: Trainer, sets: Sequence[PhotoSet]) -> Row:
     """The student's int8 weights with every activation in float: what int16 activations keep."""
-    keypoints = trainer.agreement(sets[-1].photos, lambda rgb: trainer.student.heads(
-        tf.constant(preprocess(rgb, sets[-1].size)[0]), rounded=set()))
+    keypoints = trainer.agreement(sets[-1].photos, heads_on(trainer.student.heads, sets[-1].size, rounded=set()))
     return Row("int8 weights, float activations (what int16x8 keeps)",
                [photo_distance(trainer, s, rounded=set()) for s in sets], keypoints.within_share, keypoints.ap)
 
 
 def head_costs(trainer: Trainer, photos: PhotoSet) -> dict[str, float]:
     """Share of confident keypoints within 2 px when only these heads come from the int8 simulation."""
-    stride = trainer.config.output_stride
-    outputs = []
-    for batch, letterbox in photos.prepared:
-        teacher = {k: v.numpy() for k, v in trainer.teacher.heads(tf.constant(batch), quantize=False).items()}
-        student = {k: v.numpy() for k, v in trainer.student.heads(tf.constant(batch)).items()}
-        outputs.append((teacher, student, letterbox))
-    costs = {}
-    for part, heads in PARTS.items():
-        comparisons = []
-        for teacher, student, letterbox in outputs:
-            mixed = {k: student[k] if k in heads else teacher[k] for k in HEADS}
-            reference, candidate = (decode_input_poses(network_outputs(o, letterbox, stride), stride)
-                                    for o in (teacher, mixed))
-            comparisons.append(compare_poses(reference, candidate))
-        costs[part] = agreement(photos.name, photos.size, comparisons).within_share
-    return costs
+    def mixed(rgb: np.ndarray, heads: Sequence[str]) -> dict[str, tf.Tensor]:
+        batch = tf.constant(preprocess(rgb, photos.size)[0])
+        student, teacher = trainer.student.heads(batch), trainer.teacher.heads(batch, quantize=False)
+        return {k: student[k] if k in heads else teacher[k] for k in HEADS}
+
+    return {part: trainer.agreement(photos.photos, lambda rgb, heads=heads: mixed(rgb, heads)).within_share
+            for part, heads in PARTS.items()}
 
 
 def layer_costs(trainer: Trainer, sets: Sequence[PhotoSet]) -> list[list[float]]:
@@ -131,8 +126,8 @@ def layout_rows(trainer: Trainer, sets: Sequence[PhotoSet], costs: list[list[flo
     for count in LAYOUT_COUNTS:
         wide = order[:count]
         rounded = set(order) - set(wide)
-        keypoints = trainer.agreement(sets[-1].photos, lambda rgb: trainer.student.heads(
-            tf.constant(preprocess(rgb, sets[-1].size)[0]), rounded=rounded))
+        keypoints = trainer.agreement(sets[-1].photos, heads_on(trainer.student.heads, sets[-1].size,
+                                                                rounded=rounded))
         latest = trainer.student.steps[wide[-1]].scope if wide else "none"
         rows.append(f"| {count} | {latest} | {sum(macs[i] for i in rounded) / sum(macs):.0%} | "
                     + " | ".join(f"{photo_distance(trainer, s, rounded=rounded):.4f}" for s in sets)
@@ -233,7 +228,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     weights, size = load_weights(), FinetuneConfig().input_size
-    sets = [PhotoSet("tuning", tuning_photos(), size), PhotoSet("validation", validation_photos(), size)]
+    float_graph = SimulatedInt8(weights)
+    sets = [PhotoSet("tuning", tuning_photos(), size, float_graph),
+            PhotoSet("validation", validation_photos(), size, float_graph)]
     rows, layers, layouts, noise, weights_only = [], [], [], [], None
     for config in map(parse_run, args.runs):
         row, trainer = measured_run(weights, config, sets)
