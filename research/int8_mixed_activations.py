@@ -39,7 +39,7 @@ HEAD_TENSORS = {"heatmap_2": ["heatmap_2", "heatmap_nchw", "heatmap"]}  # a head
 
 def layer_tensors(step: ConvStep) -> list[str]:
     """The activations a layer's choice covers in posenet_onnx's graph (the input goes with conv0)."""
-    if step.scope == "Conv2d_0":
+    if step.is_first:
         return [INPUT_NAME, "image_nchw", "Conv2d_0/Relu6"]
     if step.is_head:
         return [f"{step.scope}/Conv2D", *HEAD_TENSORS.get(step.scope, [step.scope])]

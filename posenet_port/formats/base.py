@@ -128,12 +128,20 @@ FLOAT16_RECIPES = (
     Recipe(name="float16-gptq", variant="float16", grid="float16", weight_class="2-byte",
            description=f"float16 weights {GPTQ}"),
 )
-INT8_RECIPES = (
-    Recipe(name="int8", variant="int8", weight_class="1-byte", calibrated=True,
-           description="int8 weights (nearest) and activations, calibrated on real photos"),
-    Recipe(name="int8-gptq", variant="int8", grid="int8", weight_class="1-byte", calibrated=True,
-           description=f"int8 weights {GPTQ}, int8 activations"),
-)
+
+
+def int8_recipes(grid: str, note: str = "") -> tuple[Recipe, Recipe]:
+    """int8 weights and activations, the weights rounded to nearest or placed on `grid` by GPTQ."""
+    return (Recipe(name="int8", variant="int8", weight_class="1-byte", calibrated=True,
+                   description=f"int8 weights (nearest) and activations, calibrated on real photos{note}"),
+            Recipe(name="int8-gptq", variant="int8", grid=grid, weight_class="1-byte", calibrated=True,
+                   description=f"int8 weights {GPTQ}, int8 activations{note}"))
+
+
+INT8_RECIPES = int8_recipes("int8")
+# ONNX Runtime and OpenVINO on x86 CPUs without VNNI overflow on 8-bit kernels outside the depthwise layers
+# (model/rounding.py, the int8-x86 grid)
+X86_INT8_RECIPES = int8_recipes("int8-x86", "; weights 7-bit outside the depthwise layers")
 # int16 activations: the only post-training layout whose poses clear the 1-byte floor (research/int8_int16x8.md),
 # for accelerators that compute with 16-bit activations and 8-bit weights (Qualcomm's w8a16); on a CPU, LiteRT
 # runs it in reference kernels and ONNX Runtime in float between its QDQ pairs, both slower than float32.

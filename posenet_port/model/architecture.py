@@ -93,7 +93,12 @@ class ConvStep:
     def is_head(self) -> bool:
         return self.scope in HEAD_NAMES
 
+    @property
+    def is_first(self) -> bool:
+        return self.scope == FIRST_SCOPE
 
+
+FIRST_SCOPE = "Conv2d_0"  # conv0: the layer that reads the picture
 _POINTWISE = LayerSpec("pointwise", stride=1, dilation=1)
 
 
@@ -101,7 +106,7 @@ def conv_steps(config: ArchitectureConfig) -> list[ConvStep]:
     """Every convolution in network order, matching `PosenetWeights.convs()`: conv0, 13 x (depthwise,
     pointwise), then the four heads (all reading the last block's features)."""
     layers = config.layers()
-    steps = [ConvStep("Conv2d_0", layers[0], depthwise=False, relu6=True)]
+    steps = [ConvStep(FIRST_SCOPE, layers[0], depthwise=False, relu6=True)]
     for index, layer in enumerate(layers[1:], start=1):
         steps.append(ConvStep(f"Conv2d_{index}_depthwise", layer, depthwise=True, relu6=True))
         steps.append(ConvStep(f"Conv2d_{index}_pointwise", _POINTWISE, depthwise=False, relu6=True))

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from posenet_port.errors import check_interrupted
-from posenet_port.model.architecture import ArchitectureConfig, conv_steps
+from posenet_port.model.architecture import ArchitectureConfig, ConvStep, conv_steps
 from posenet_port.model.weights import ConvWeights, PosenetWeights
 
 # Chosen on the tuning photos only (samples.tuning_photos): refit ridge 0.1 and rounding damping 0.01, both
@@ -64,23 +64,36 @@ class LayerGrid:
 
 @dataclass(frozen=True)
 class WeightGrid:
-    """What a format stores, for its 1x1 convolutions (pointwise layers, heads) and its 3x3 ones (conv0,
-    depthwise)."""
+    """What a format stores, for its 1x1 convolutions (pointwise layers, heads) and its 3x3 ones (depthwise, and
+    conv0 unless `first` says otherwise)."""
 
     name: str
     description: str
     pointwise: LayerGrid
     spatial: LayerGrid
+    first: LayerGrid | None = None
 
-    def layer(self, kernel_size: int) -> LayerGrid:
-        return self.pointwise if kernel_size == 1 else self.spatial
+    def layer(self, step: ConvStep) -> LayerGrid:
+        if step.is_first and self.first is not None:
+            return self.first
+        return self.spatial if step.depthwise or step.is_first else self.pointwise
 
 
 _INT8 = LayerGrid(-127, 127, rounds_biases=False)  # biases are int32 at the accumulator's scale
+# x86 integer kernels without VNNI (AVX2, AVX-512) multiply uint8 activations by int8 weights with VPMADDUBSW,
+# which adds each pair of products in 16 bits: 255 * 127 * 2 overflows, 255 * 64 * 2 does not. ONNX Runtime and
+# OpenVINO run conv0, the pointwise layers and the heads so (their depthwise kernels widen first and are exact):
+# with 8-bit kernels there, up to 2 % of a layer's outputs came out up to 255 steps off on an AVX2 EPYC
+# (research/int8_saturation.md). Their `reduce_range` stores such kernels on these levels.
+INT8_REDUCED = LayerGrid(-64, 64, rounds_biases=False)
 _FLOAT16 = LayerGrid(None, None, rounds_biases=True)
 GRIDS = {
     "int8": WeightGrid("int8", "per-output-channel symmetric int8, as TFLite's int8 and dynamic-range models store it",
                        _INT8, _INT8),
+    "int8-x86": WeightGrid("int8-x86", "per-output-channel symmetric int8 with conv0's, the pointwise layers' and the "
+                           "heads' kernels on 7-bit levels -64..64, which x86 CPUs without VNNI compute without "
+                           "overflow (ONNX Runtime and OpenVINO int8)", INT8_REDUCED, _INT8,
+                           first=INT8_REDUCED),
     "float16": WeightGrid("float16", "IEEE float16 weights and biases, as float16 TFLite and tfjs models store them",
                           _FLOAT16, _FLOAT16),
     "uint8-mixed": WeightGrid("uint8-mixed", "tfjs uint8-mixed: 1x1 kernels on per-channel levels -128..127 (biases "
@@ -117,7 +130,7 @@ def round_weights(
 
 def _round_layer(conv: ConvWeights, step, float_inputs, rounded_inputs, weight_grid: WeightGrid) -> ConvWeights:
     gram, cross = _moments(step, conv.kernel.shape[0], float_inputs, rounded_inputs)
-    grid = weight_grid.layer(conv.kernel.shape[0])
+    grid = weight_grid.layer(step)
     rows = _rows(conv, step.depthwise)
     scales = grid.scales(rows[:, :-1])
     fitted = _refit(rows, gram, cross)

@@ -44,7 +44,7 @@ def validation(check: dict, size: int = 257) -> dict:
 def test_manifest_lists_every_artifact_with_checksums_and_checks(build):
     manifest = json.loads((build / "manifest.json").read_text())
     names = [a["name"] for a in manifest["artifacts"]]
-    assert names == ["frozen-graph", "savedmodel", *(f"frozen-graph-{g}-grid" for g in ("float16", "int8", "uint8-mixed")),
+    assert names == ["frozen-graph", "savedmodel", *(f"frozen-graph-{g}-grid" for g in ("float16", "int8", "uint8-mixed", "int8-x86")),
                      *(f"{fmt.name}-{v}" for fmt in export_formats().values() for v in fmt.recipes)]
     for artifact in manifest["artifacts"]:
         assert artifact["size_bytes"] == sum((build / f).stat().st_size for f in artifact["sha256"])

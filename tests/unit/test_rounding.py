@@ -74,3 +74,29 @@ def test_gptq_keeps_outputs_closer_than_nearest_rounding_on_an_unseen_photo(ship
         print(f"{label}: RMS output error {errors[label]}, largest weight change {moved:.3f} of the layer's max")
     for name in errors["GPTQ"]:
         assert errors["GPTQ"][name] < 0.7 * errors["nearest"][name], (name, errors)
+
+
+def test_int8_x86_grid_weights_are_what_the_onnx_quantizer_stores(shipped_weights, calibration, tmp_path):
+    """The int8-x86 grid's 7-bit layers are what ONNX Runtime's quantizer stores with reduce_range (-64..64,
+    scale max |w| / 64) and its depthwise layers what it stores without: every int8 kernel of the QDQ model,
+    dequantised, is the rounded kernel, and only the depthwise ones reach past 64 levels."""
+    import onnx
+    from onnx import numpy_helper
+
+    from posenet_port.formats.onnx.export import export_onnx
+
+    rounded = round_weights(shipped_weights, 16, calibration, GRIDS["int8-x86"])
+    model = onnx.load(export_onnx(rounded, 16, tmp_path / "int8.onnx", "int8", calibration))
+    constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+    kernels = {}
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and constants.get(node.input[0], np.zeros(0)).dtype == np.int8:
+            levels, scales = constants[node.input[0]], constants[node.input[1]]
+            kernels[node.output[0]] = (levels, levels * scales.reshape(-1, 1, 1, 1))
+    stored = [kernels[node.input[1]] for node in model.graph.node if node.op_type == "Conv"]
+    assert len(stored) == len(rounded.convs())
+    for conv, (levels, values) in zip(rounded.convs(), stored):
+        depthwise = conv.kernel.shape[0] == 3 and conv.kernel.shape[-1] == 1  # [3, 3, C, 1]; conv0 is [3, 3, 3, 24]
+        ours = conv.kernel.transpose(2, 3, 0, 1) if depthwise else conv.kernel.transpose(3, 2, 0, 1)
+        assert np.abs(values - ours).max() <= 1e-6 * np.abs(ours).max()
+        assert np.abs(levels).max() == (127 if depthwise else 64), (conv.kernel.shape, np.abs(levels).max())

@@ -10,7 +10,9 @@ explicit on the others. Variants:
 - `float16`: every kernel and bias stored as float16 and cast to float32 on load (ONNX Runtime folds the casts,
   so it runs at float32 speed with half the file).
 - `int8`: QDQ (QuantizeLinear / DequantizeLinear pairs), int8 per-channel weights and uint8 activations
-  calibrated on real photos by ONNX Runtime's static quantizer, run in ONNX Runtime's integer kernels.
+  calibrated on real photos by ONNX Runtime's static quantizer, run in ONNX Runtime's integer kernels. conv0's,
+  the pointwise layers' and the heads' weights use 7-bit levels (the quantizer's `reduce_range`; rounding.py's
+  int8-x86 grid), so that x86 CPUs without VNNI compute what the model says instead of overflowing.
 - `int16x8`: the same with int16 activations (opset 21's 16-bit QDQ): the layout accelerators such as ONNX
   Runtime's QNN execution provider run as w8a16; the CPU computes it in float between the QDQ pairs.
 """
@@ -25,6 +27,7 @@ import numpy as np
 from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port.formats.base import ExportSource, Recipe
 from posenet_port.model.architecture import ArchitectureConfig, ConvStep, conv_steps
+from posenet_port.model.rounding import GRIDS, INT8_REDUCED, WeightGrid
 from posenet_port.model.spec import INPUT_NAME
 from posenet_port.model.weights import ConvWeights, PosenetWeights
 
@@ -106,8 +109,17 @@ def export_onnx(
         return write_bytes_atomic(Path(path), posenet_onnx(weights, output_stride, variant).SerializeToString())
     if not calibration:
         raise ValueError(f"{variant} ONNX needs calibration batches")
-    quantized = quantize_qdq(posenet_onnx(weights, output_stride), calibration, ACTIVATION_TYPES[variant])
+    reduced = reduced_range_scopes(weights, output_stride) if variant == "int8" else ()
+    quantized = quantize_qdq(posenet_onnx(weights, output_stride), calibration, ACTIVATION_TYPES[variant],
+                             reduced_range=reduced)
     return write_bytes_atomic(Path(path), quantized)
+
+
+def reduced_range_scopes(weights: PosenetWeights, output_stride: int, grid: WeightGrid = GRIDS["int8-x86"]) -> list[str]:
+    """The layers whose int8 weights `grid` puts on 7-bit levels, as the quantizer's reduce_range stores them
+    (-64..64, scale max |w| / 64): GPTQ's weights on that grid go through unchanged."""
+    steps = conv_steps(ArchitectureConfig(weights.multiplier, output_stride))
+    return [step.scope for step in steps if grid.layer(step) == INT8_REDUCED]
 
 
 def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
@@ -117,13 +129,14 @@ def export(source: ExportSource, recipe: Recipe, path: Path) -> Path:
 
 
 def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str = "QUInt8",
-                 float_layers: Sequence[str] = (), tensor_overrides: dict | None = None) -> bytes:
+                 float_layers: Sequence[str] = (), tensor_overrides: dict | None = None,
+                 reduced_range: Sequence[str] = ()) -> bytes:
     """QDQ of a float ModelProto with ONNX Runtime's static quantizer: per-channel int8 weights, activations of
     `activation_type` (QUInt8, or QInt16) with min-max ranges from `calibration`. The convolutions of
     `float_layers` (MobileNet scopes such as `Conv2d_3_depthwise`) stay float, and `tensor_overrides` (the
     quantizer's TensorQuantOverrides) give chosen tensors other types: research/int8_float_layers.py and
-    research/int8_mixed_activations.py study which layers int8 costs keypoints in. For QInt16 the model's opset
-    is raised to 21 in place."""
+    research/int8_mixed_activations.py study which layers int8 costs keypoints in. The weights of the layers in
+    `reduced_range` go on 7-bit levels. For QInt16 the model's opset is raised to 21 in place."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -145,9 +158,16 @@ def quantize_qdq(model, calibration: Sequence[np.ndarray], activation_type: str 
             activation_type=QuantType[activation_type], weight_type=QuantType.QInt8,
             nodes_to_exclude=_layer_nodes(model, float_layers),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
-                           "TensorQuantOverrides": tensor_overrides or {}},
+                           "TensorQuantOverrides": {**_reduced_weights(model, reduced_range), **(tensor_overrides or {})}},
         )
         return target.read_bytes()
+
+
+def _reduced_weights(model, scopes: Sequence[str]) -> dict[str, list[dict]]:
+    """Per-channel (axis 0: an override without it would quantize the whole kernel with one scale) reduce_range
+    overrides for the kernels of these layers' convolutions."""
+    return {node.input[1]: [{"reduce_range": True, "axis": 0}] for node in model.graph.node
+            if node.op_type == "Conv" and node.name.split("/")[0] in scopes}
 
 
 def _layer_nodes(model, scopes: Sequence[str]) -> list[str]:
