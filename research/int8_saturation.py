@@ -13,13 +13,13 @@ fed the same uint8 input, in the integer kernels against its arithmetic.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from study import publish, report_path
 
 from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
@@ -185,9 +185,7 @@ def report(figures: dict[str, dict[str, dict]], steps: dict[str, list], seconds:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
-    args = parser.parse_args()
+    out = report_path(__doc__, __file__)
     started = time.perf_counter()
     weights, calibration = load_weights(), Calibration(calibration_photos(None))
     figures, steps = {}, {}
@@ -202,9 +200,7 @@ def main() -> None:
             if layout in PER_LAYER:
                 batches = [batch for batch, _ in photos.prepared[(VALIDATION, SIZES[0])][:PER_LAYER_PHOTOS]]
                 steps[layout] = layer_steps(path, batches, work)
-    text = report(figures, steps, time.perf_counter() - started)
-    write_bytes_atomic(args.out, text.encode())
-    print(text)
+    publish(out, report(figures, steps, time.perf_counter() - started))
 
 
 if __name__ == "__main__":

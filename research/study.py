@@ -1,0 +1,21 @@
+"""What every study's command shares: where its report goes (`--out`, by default beside the script) and writing it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from posenet_port._util.fileio import write_bytes_atomic
+
+
+def report_path(doc: str, script: str) -> Path:
+    """The report's path from the command line; `doc` (the study's docstring) gives --help its first line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(script).with_suffix(".md"),
+                        help="the report (default: the script's name with .md, beside it)")
+    return parser.parse_args().out
+
+
+def publish(path: Path, text: str) -> None:
+    """Write the report whole or not at all, and show it."""
+    write_bytes_atomic(path, text.encode())
+    print(text)
