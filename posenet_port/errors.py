@@ -68,6 +68,7 @@ def raised_by_interrupt(error: BaseException) -> bool:
 
 _interrupted = threading.Event()
 _received: list[int] = []  # the stop signals received, in order
+_deferring = 0  # > 0 while the main thread is inside deferred_interrupts()
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER = 3  # the third stop signal ends the process at once, as if there were no handler
 
@@ -90,8 +91,23 @@ def _on_stop_signal(signum: int, frame: object) -> None:
     if len(_received) >= FORCE_AFTER:
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
-    if len(_received) == 1:
+    if len(_received) == 1 and not _deferring:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """A stop signal that comes inside is answered (KeyboardInterrupt) as the block ends, not where it lands. Raised
+    inside Python's own locking (the demo's queue.put that hands a frame to its encoding thread), it could leave a
+    condition's waiters inconsistent: the encoder was never woken again, and the clean-up waited for it forever
+    (reproduced: one stop in about ten on a loaded machine)."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    check_interrupted()
 
 
 def stop_signal() -> signal.Signals:

@@ -18,7 +18,14 @@ import cv2
 import numpy as np
 
 from posenet_port._util.fileio import AtomicOutput, check_not_sparse, check_regular_file, unique_name
-from posenet_port.errors import OutputError, PosenetPortError, check_interrupted, finishing, reading
+from posenet_port.errors import (
+    OutputError,
+    PosenetPortError,
+    check_interrupted,
+    deferred_interrupts,
+    finishing,
+    reading,
+)
 from posenet_port.inference.decode import Keypoint, Pose
 from posenet_port.inference.draw import draw_poses
 from posenet_port.inference.estimator import DecodeOptions, PoseEstimator, network_outputs
@@ -414,8 +421,9 @@ def run_loop(
             stats.decode_ms.append(result.decode_ms)
             stats.track_ms.append(result.track_ms)
             annotated = annotate(result, stats.fps, min_score, mirror) if draws else None
-            for sink in sinks:
-                sink.write(result, annotated)
+            with deferred_interrupts():  # never inside a sink's queue or file write
+                for sink in sinks:
+                    sink.write(result, annotated)
             if any(getattr(sink, "quit", False) for sink in sinks) or stats.frames == max_frames:
                 break
         completed = True
