@@ -14,17 +14,15 @@ the 1-byte floor is set by).
 """
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 from int8_mixed_activations import layer_macs  # research/, beside this script
+from study import publish, study_parser
 
-from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
 from posenet_port.inference.preprocess import preprocess
 from posenet_port.model.architecture import HEAD_NAMES as HEADS
@@ -221,10 +219,9 @@ def report(rows: Sequence[Row], noise: Sequence[Row], weights_only: Row, layers:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = study_parser(__doc__, __file__)
     parser.add_argument("--runs", nargs="+", default=RUNS, help="STEPS:TRAIN:LEARNING_RATE:VIDEO_EVERY each; "
                         "the first should have 0 steps (the calibrated model the others start from)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
     args = parser.parse_args()
     started = time.perf_counter()
     weights, size = load_weights(), FinetuneConfig().input_size
@@ -241,8 +238,7 @@ def main() -> None:
                       for step, cost in zip(trainer.student.steps, costs)]
             layouts = layout_rows(trainer, sets, costs, layer_macs(weights, trainer.student.steps))
     text = report(rows, noise, weights_only, layers, layouts, sets, args.runs, time.perf_counter() - started)
-    write_bytes_atomic(args.out, text.encode())
-    print(text)
+    publish(args.out, text)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ ONNX Runtime 1.32 gives wrong outputs when a float depthwise convolution sits be
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from study import publish, study_parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -158,12 +158,10 @@ def _kernels(found: Agreement | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python research/int8_float_layers.py", description=__doc__.split("\n\n")[0])
+    parser = study_parser(__doc__, __file__)
     parser.add_argument("--size", type=int, default=257, help="input size (default: 257)")
-    parser.add_argument("--out", type=Path, default=None, help="write the report here (Markdown) as well")
     args = parser.parse_args(argv)
 
-    from posenet_port._util.fileio import write_bytes_atomic
     from posenet_port._util.machine import describe_cpu
     from posenet_port.formats.onnx.export import posenet_onnx
     from posenet_port.model.architecture import ArchitectureConfig, conv_steps
@@ -182,11 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scopes = [step.scope for step in conv_steps(ArchitectureConfig(weights.multiplier, stride))]
     results = study(rounded, stride, args.size, Calibration(photos).batches(args.size), tuning, validation,
                     layouts(scopes), progress=lambda line: print(line, flush=True))
-    text = report(results, args.size, describe_cpu())
-    print(text)
-    if args.out is not None:
-        write_bytes_atomic(args.out, text.encode())
-        print(f"wrote {args.out}")
+    publish(args.out, report(results, args.size, describe_cpu()))
     return 0
 
 

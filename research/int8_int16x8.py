@@ -9,13 +9,13 @@ with one thread, back to back, against float32 in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from posenet_port._util.fileio import write_bytes_atomic
+from study import publish, study_parser
+
 from posenet_port._util.machine import describe_cpu
 from posenet_port.formats.base import ExportSource
 from posenet_port.formats.registry import FORMATS
@@ -90,9 +90,8 @@ def _speed(milliseconds: float | None, float32_ms: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[257, 353])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
+    parser = study_parser(__doc__, __file__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[257, 353], help="input sizes (default: 257 353)")
     args = parser.parse_args()
     started = time.perf_counter()
     calibration = Calibration(calibration_photos(None))
@@ -138,8 +137,7 @@ def main() -> None:
         "w8a16), not for CPUs.",
         "",
     ])
-    write_bytes_atomic(args.out, text.encode())
-    print(text)
+    publish(args.out, text)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ accelerator computes, not the CPU's int8 kernels).
 """
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from study import publish, report_path
 
 from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
@@ -114,9 +114,7 @@ class MixedQuantizer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
-    args = parser.parse_args()
+    out = report_path(__doc__, __file__)
     started = time.perf_counter()
     floor = FLOORS["1-byte"].min_within
     calibration = Calibration(calibration_photos(None))
@@ -170,8 +168,7 @@ def main() -> None:
         *rows,
         "",
     ])
-    write_bytes_atomic(args.out, text.encode())
-    print(text)
+    publish(out, text)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ its wall time and how much its peak resident memory grew over the process's afte
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import struct
@@ -16,6 +15,8 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
+
+from study import publish, report_path
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 3
@@ -117,8 +118,4 @@ def report() -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "research" / "photo_decoders.md")
-    args = parser.parse_args()
-    args.out.write_text(report())
-    print(f"wrote {args.out}")
+    publish(report_path(__doc__, __file__), report())

@@ -12,15 +12,13 @@ own poses set on any tracker (how often a person in view has no pose of their ow
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from study import publish, report_path
 
-from posenet_port._util.fileio import write_bytes_atomic
 from posenet_port._util.machine import describe_cpu
 from posenet_port.benchmark import video
 from posenet_port.inference import tracking
@@ -255,9 +253,7 @@ def report(rows: list[dict], associations: list[dict], smoothings: list[dict], b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
-    args = parser.parse_args()
+    out = report_path(__doc__, __file__)
     start = time.perf_counter()
     fps = CaptureSource(VTEST).fps
     walker_estimator, estimator = PoseEstimator(input_size=video.VTEST_INPUT_SIZE), PoseEstimator()
@@ -276,8 +272,7 @@ def main() -> None:
     bounds = {memory: bound(present, truth, fps, memory) for memory in (1.0, 2.0, 3.0, 5.0)}
     text = report(rows, association_rows(walk, truth, fps), smoothing_rows(walk, shakes, fps), bounds, walk, truth,
                   time.perf_counter() - start)
-    write_bytes_atomic(args.out, text.encode())
-    print(text)
+    publish(out, text)
 
 
 if __name__ == "__main__":
