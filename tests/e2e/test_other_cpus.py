@@ -29,14 +29,14 @@ LEFT_OUT = ("atrous_output_stride_8", "foreign_graphs_roles", "other_multipliers
 
 def emulator() -> list[str]:
     """The command prefix that runs this Python on the emulated CPU; missing qemu fails in CI, never skips."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip(f"NOT RUN: emulating an x86 CPU needs an x86-64 Python, this is {platform.machine()}")
     from numpy._core._multiarray_umath import __cpu_features__ as host
 
     if host["AVX2"] and not host["AVX512F"]:
         # The emulated CPU's kernels are this CPU's own: every parity test of this run already ran on them.
         pytest.skip("NOT NEEDED: this CPU is itself AVX2-only (no AVX-512), the kind the emulation stands for: the "
                     "parity tests ran on its kernels natively")
-    if platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip(f"NOT RUN: emulating an x86 CPU needs an x86-64 Python, this is {platform.machine()}")
     qemu = shutil.which("qemu-x86_64")
     if qemu is None:
         message = "qemu-x86_64 is missing: `make test` installs Debian's qemu-user (apt-get install qemu-user)"
