@@ -254,15 +254,15 @@ def test_tfjs_models_are_written_without_the_tensorflowjs_package(tmp_path, ship
     weights (the rebuild fixture writes them), and rounding the weights took most of this test's minute."""
     from posenet_port.model.weights import load_weights
 
-    variants = [name for name, recipe in FORMATS["tfjs"].recipes.items() if recipe.grid is None]
-    assert {FORMATS["tfjs"].recipes[name].variant for name in variants} == {
+    ungridded = [name for name, recipe in FORMATS["tfjs"].recipes.items() if recipe.grid is None]
+    assert {FORMATS["tfjs"].recipes[name].variant for name in ungridded} == {
         recipe.variant for recipe in FORMATS["tfjs"].recipes.values()}
     result = without_tensorflowjs("--out", str(tmp_path / "out"), "--no-checks", "--formats", "tfjs",
-                                  "--tfjs", ",".join(variants))
+                                  "--tfjs", ",".join(ungridded))
     assert result.returncode == 0, result.stderr[-2000:]
     written = {a["name"]: a for a in json.loads((tmp_path / "out" / "manifest.json").read_text())["artifacts"]
                if a["format"] == "tfjs"}
-    assert set(written) == {f"tfjs-{recipe}" for recipe in variants}
+    assert set(written) == {f"tfjs-{recipe}" for recipe in ungridded}
     loaded = load_weights(tmp_path / "out" / written["tfjs-float32"]["path"]).variables()
     for name, values in shipped_weights.variables().items():
         np.testing.assert_array_equal(loaded[name], values)
