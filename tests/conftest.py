@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import run_module
+from helpers import REBUILD_TIMEOUT, BackgroundModule
 
 
 def pytest_report_header(config) -> str:
@@ -73,19 +73,38 @@ def node_oracle():
         pytest.skip(f"NOT RUN (TensorFlow.js oracle unavailable): {error}")
 
 
-@pytest.fixture(scope="session")
-def rebuilt(tmp_path_factory, node_oracle) -> Path:
+REBUILT = "rebuilt"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The tests that read the shared rebuild run last: the rebuild runs beside the others (rebuild_in_background),
+    which leave the second core mostly idle, and is done, or nearly, when they need it."""
+    items.sort(key=lambda item: REBUILT in item.fixturenames)  # stable: each group keeps its order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def rebuild_in_background(request, tmp_path_factory):
     """One real `python -m posenet_port.rebuild` with every recipe of every format asked for by name (so the
-    failing ones are written too) and the checks, shared by the tests."""
+    failing ones are written too) and the checks, started as the session starts if any selected test reads it."""
+    if not any(REBUILT in item.fixturenames for item in request.session.items):
+        yield None
+        return
     from posenet_port.formats.registry import export_formats
 
     out = tmp_path_factory.mktemp("build")
     named = [arg for name, fmt in export_formats().items() for arg in (f"--{name}", ",".join(fmt.recipes))]
-    result = run_module("rebuild", "--out", out, "--require-node", *named)
+    rebuild = BackgroundModule("rebuild", "--out", out, "--require-node", *named, log_dir=out.parent)
+    yield out, rebuild
+    rebuild.stop()  # still running if the session ended first (-x, Ctrl-C, no node)
+
+
+@pytest.fixture(scope="session")
+def rebuilt(rebuild_in_background, node_oracle) -> Path:
+    """The shared rebuild's folder, once it has finished and passed."""
+    out, rebuild = rebuild_in_background
+    result = rebuild.result(timeout=REBUILD_TIMEOUT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # A quiet console: none of TensorFlow's, LiteRT's or the quantizers' own lines (seen before quiet.py).
     native = re.compile(r"^[IWE]\d{4} |cuda|cuDNN|absl::|XNNPACK|fully_quantize|^WARNING:root", re.I | re.M)
     assert not native.search(result.stdout + result.stderr), native.findall(result.stdout + result.stderr)[:5]
     return out
-
-

@@ -150,9 +150,9 @@ def _moments(step, kernel: int, float_inputs, rounded_inputs) -> tuple[np.ndarra
     gram = cross = 0.0
     for x_float, x_rounded in zip(float_inputs, rounded_inputs):
         p_float, p_rounded = _patches(x_float, step, kernel), _patches(x_rounded, step, kernel)
-        if step.depthwise:
-            gram = gram + np.einsum("nic,njc->cij", p_rounded, p_rounded)
-            cross = cross + np.einsum("nic,njc->cij", p_rounded, p_float)
+        if step.depthwise:  # one small product per channel: BLAS, where einsum's own loop took 7x longer
+            gram = gram + p_rounded @ np.swapaxes(p_rounded, 1, 2)
+            cross = cross + p_rounded @ np.swapaxes(p_float, 1, 2)
         else:
             gram = gram + (p_rounded.T @ p_rounded)[None]
             cross = cross + (p_rounded.T @ p_float)[None]
@@ -161,17 +161,17 @@ def _moments(step, kernel: int, float_inputs, rounded_inputs) -> tuple[np.ndarra
 
 def _patches(x, step, kernel: int) -> np.ndarray:
     """The layer's input as rows of patches with a trailing 1: [positions, k*k*C + 1], or for a depthwise layer
-    [positions, k*k + 1, C]."""
+    each channel's patches as columns, [C, k*k + 1, positions]."""
     import tensorflow as tf
 
     layer, channels = step.layer, x.shape[-1]
     if kernel > 1:
         x = tf.image.extract_patches(x, [1, kernel, kernel, 1], [1, layer.stride, layer.stride, 1],
                                      [1, layer.dilation, layer.dilation, 1], "SAME")
-    values = x.numpy().astype(np.float64)
     if step.depthwise:
-        values = values.reshape(-1, kernel * kernel, channels)
-        return np.concatenate([values, np.ones((len(values), 1, channels))], axis=1)
+        values = tf.transpose(tf.reshape(x, [-1, kernel * kernel, channels]), [2, 1, 0]).numpy().astype(np.float64)
+        return np.concatenate([values, np.ones((channels, 1, values.shape[-1]))], axis=1)
+    values = x.numpy().astype(np.float64)
     values = values.reshape(-1, values.shape[-1])
     return np.concatenate([values, np.ones((len(values), 1))], axis=1)
 

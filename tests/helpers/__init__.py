@@ -48,12 +48,37 @@ def require_compiled(implementation: str, source: str) -> None:
     pytest.skip(f"NOT RUN: {message}")
 
 
+# A full rebuild takes about 6 minutes on 2 cores, alone; beside other tests, longer.
+REBUILD_TIMEOUT = 1500
+
+
 def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
     """`python -m posenet_port.<module> args...` from the repo, captured."""
     return subprocess.run(
         [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)],
         capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})},
     )
+
+
+class BackgroundModule:
+    """`python -m posenet_port.<module> args...` from the repo, running while the tests do other work. Its output
+    goes to files in `log_dir`: a pipe nobody reads for minutes would fill and stall it."""
+
+    def __init__(self, module: str, *args, log_dir: Path) -> None:
+        self.command = [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)]
+        self.logs = log_dir / f"{module}.stdout", log_dir / f"{module}.stderr"
+        with open(self.logs[0], "w") as stdout, open(self.logs[1], "w") as stderr:
+            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=stdout, stderr=stderr)
+
+    def result(self, timeout: float) -> subprocess.CompletedProcess:
+        returncode = self.process.wait(timeout=timeout)
+        stdout, stderr = (log.read_text() for log in self.logs)
+        return subprocess.CompletedProcess(self.command, returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def nearest_rounding(weights, bits: int):
