@@ -118,7 +118,7 @@ def round_weights(
     rounded_inputs = list(float_inputs)
     rounded = []
     for conv, step in zip(weights.convs(), conv_steps(ArchitectureConfig(weights.multiplier, output_stride))):
-        check_interrupted()  # a 17 s step: answer a Ctrl-C that was swallowed (see errors.py) between layers
+        check_interrupted()  # a step of seconds: answer a Ctrl-C that was swallowed (see errors.py) between layers
         new = _round_layer(conv, step, float_inputs, rounded_inputs, grid)
         rounded.append(new)
         if not step.is_head:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.weights import sha256_file
 from posenet_port.oracle.posenet_js import DecodeSettings, PosenetJs
 from posenet_port.pipeline.gate import FAIL, FLOORS, PASS, VALIDATION
+from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE
 
 REPO = Path(__file__).resolve().parents[2]
 STEM = "posenet_mobilenet_v1_075_stride16"
@@ -123,8 +125,11 @@ def test_int16_activations_keep_the_poses_that_int8_activations_lose(build):
 
 @pytest.mark.slow
 def test_by_default_only_recipes_that_clear_their_floor_on_the_pareto_front_are_kept(tmp_path):
-    out = tmp_path / "out"
-    result = run_rebuild("--formats", "tflite", "--input-size", "129", "--out", out)  # small: the logic, not the figures
+    out, photos = tmp_path / "out", tmp_path / "calibration"
+    photos.mkdir()
+    for name in TUNING_PEOPLE[:2]:  # two photos, not fourteen, to calibrate: the logic, not the figures
+        shutil.copy(PEOPLE / f"{name}.jpg", photos)
+    result = run_rebuild("--formats", "tflite", "--input-size", "129", "--calibration-images", photos, "--out", out)
     assert result.returncode == 0, result.stderr[-2000:]
     report = {r["name"]: r for r in json.loads((out / "checks" / "checks.json").read_text())["results"]}
     assert sorted(report) == sorted(f"tflite-{v}" for v in TFLITE)  # every recipe measured and reported
