@@ -48,7 +48,7 @@ def require_compiled(implementation: str, source: str) -> None:
     pytest.skip(f"NOT RUN: {message}")
 
 
-# A full rebuild takes about 6 minutes on 2 cores, alone; beside other tests, longer.
+# A full rebuild takes about 5 minutes on 2 cores alone, and longer beside other tests.
 REBUILD_TIMEOUT = 1500
 
 
