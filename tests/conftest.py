@@ -73,20 +73,21 @@ def node_oracle():
         pytest.skip(f"NOT RUN (TensorFlow.js oracle unavailable): {error}")
 
 
-REBUILT = "rebuilt"
+def reads_the_rebuild(item: pytest.Item) -> bool:
+    return "rebuilt" in item.fixturenames  # the closure: also through a fixture that asks for it
 
 
 def pytest_collection_modifyitems(items) -> None:
     """The tests that read the shared rebuild run last: the rebuild runs beside the others (rebuild_in_background),
     which leave the second core mostly idle, and is done, or nearly, when they need it."""
-    items.sort(key=lambda item: REBUILT in item.fixturenames)  # stable: each group keeps its order
+    items.sort(key=reads_the_rebuild)  # stable: each group keeps its order
 
 
 @pytest.fixture(scope="session", autouse=True)
 def rebuild_in_background(request, tmp_path_factory):
     """One real `python -m posenet_port.rebuild` with every recipe of every format asked for by name (so the
     failing ones are written too) and the checks, started as the session starts if any selected test reads it."""
-    if not any(REBUILT in item.fixturenames for item in request.session.items):
+    if not any(map(reads_the_rebuild, request.session.items)):
         yield None
         return
     from posenet_port.formats.registry import export_formats

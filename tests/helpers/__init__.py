@@ -52,10 +52,15 @@ def require_compiled(implementation: str, source: str) -> None:
 REBUILD_TIMEOUT = 1500
 
 
+def module_command(module: str, *args) -> list[str]:
+    """`python -m posenet_port.<module> args...` with this Python."""
+    return [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)]
+
+
 def run_module(module: str, *args, env=None) -> subprocess.CompletedProcess:
     """`python -m posenet_port.<module> args...` from the repo, captured."""
     return subprocess.run(
-        [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)],
+        module_command(module, *args),
         capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})},
     )
 
@@ -65,7 +70,7 @@ class BackgroundModule:
     goes to files in `log_dir`: a pipe nobody reads for minutes would fill and stall it."""
 
     def __init__(self, module: str, *args, log_dir: Path) -> None:
-        self.command = [sys.executable, "-m", f"posenet_port.{module}", *map(str, args)]
+        self.command = module_command(module, *args)
         self.logs = log_dir / f"{module}.stdout", log_dir / f"{module}.stderr"
         with open(self.logs[0], "w") as stdout, open(self.logs[1], "w") as stderr:
             self.process = subprocess.Popen(self.command, cwd=REPO, stdout=stdout, stderr=stderr)
