@@ -30,6 +30,10 @@ from posenet_port.model.weights import ConvWeights, PosenetWeights
 # relative to the mean diagonal of the layer's input second moments.
 REFIT_RIDGE = 0.1
 ROUNDING_DAMPING = 0.01
+# Output channels whose weights are all below this fraction of the layer's largest are dead in the shipped weights
+# (|w| ~1e-12): their grid step is as small as float64's rounding noise in the refit, so GPTQ would place them
+# differently on every CPU. They are rounded to nearest instead, which cannot matter for the outputs.
+NEGLIGIBLE_CHANNEL = 1e-6
 
 
 def level_scales(rows: np.ndarray, low: int, high: int) -> np.ndarray:
@@ -109,39 +113,41 @@ def round_weights(
     grid: WeightGrid,
 ) -> PosenetWeights:
     """`weights` with every kernel on `grid`, chosen to keep the network's outputs on `calibration` (preprocessed
-    [1, H, W, 3] batches). Biases stay float32 unless the grid's format stores them on the grid too."""
-    import tensorflow as tf
+    [1, H, W, 3] batches). Biases stay float32 unless the grid's format stores them on the grid too.
 
-    from posenet_port.model.tf_graph import apply_conv
-
-    float_inputs = [tf.constant(batch, tf.float32) for batch in calibration]
+    Everything runs in float64 NumPy, the layers' outputs included, so the rounding is the same on every CPU.
+    GPTQ is chaotic: one decision flipped by a float32 difference in the last bit (TensorFlow's kernels differ
+    with the CPU's instructions) changes every later one, and rebuilds on an AVX2-only and an AVX-512 CPU gave
+    different models. In float64 such a flip needs a weight within about 1e-16 of a rounding tie."""
+    float_inputs = [np.asarray(batch[0], np.float64).transpose(2, 0, 1) for batch in calibration]  # [C, H, W]
     rounded_inputs = list(float_inputs)
     rounded = []
     for conv, step in zip(weights.convs(), conv_steps(ArchitectureConfig(weights.multiplier, output_stride))):
         check_interrupted()  # a step of seconds: answer a Ctrl-C that was swallowed (see errors.py) between layers
-        new = _round_layer(conv, step, float_inputs, rounded_inputs, grid)
-        rounded.append(new)
-        if not step.is_head:
-            float_inputs = [apply_conv(x, conv, step) for x in float_inputs]
-            rounded_inputs = [apply_conv(x, new, step) for x in rounded_inputs]
+        kernel, rows = conv.kernel.shape[0], _rows(conv, step.depthwise)
+        placed = _round_layer(rows, step, _moments(step, kernel, float_inputs, rounded_inputs), grid)
+        rounded.append(_from_rows(placed, conv, step.depthwise))
+        if not step.is_head:  # patches again, view by view: kept for every view they would take gigabytes
+            float_inputs = [_layer_output(x, rows, step, kernel) for x in float_inputs]
+            rounded_inputs = [_layer_output(x, placed, step, kernel) for x in rounded_inputs]
     return PosenetWeights.from_convs(rounded, source=f"{weights.source} (weights on the {grid.name} grid)",
                                      format=weights.format, checksums=weights.checksums)
 
 
-def _round_layer(conv: ConvWeights, step, float_inputs, rounded_inputs, weight_grid: WeightGrid) -> ConvWeights:
-    gram, cross = _moments(step, conv.kernel.shape[0], float_inputs, rounded_inputs)
+def _round_layer(rows: np.ndarray, step, moments: tuple[np.ndarray, np.ndarray], weight_grid: WeightGrid) -> np.ndarray:
+    gram, cross = moments
     grid = weight_grid.layer(step)
-    rows = _rows(conv, step.depthwise)
     scales = grid.scales(rows[:, :-1])
     fitted = _refit(rows, gram, cross)
     placed = _round_rows(fitted, gram, scales, grid)
+    placed = _dead_channels_to_nearest(placed, rows, scales, grid)
     if grid.low is not None:
         placed = _keep_scale(placed, rows, scales, grid)
     if grid.spans_both_extremes:
         placed = _reach_both_extremes(placed, scales, grid)
     if grid.rounds_biases:  # what the format will store; the next layers' refits see the difference
         placed[:, -1] = grid.round(placed[:, -1], scales)
-    return _from_rows(placed, conv, step.depthwise)
+    return placed
 
 
 def _moments(step, kernel: int, float_inputs, rounded_inputs) -> tuple[np.ndarray, np.ndarray]:
@@ -149,31 +155,50 @@ def _moments(step, kernel: int, float_inputs, rounded_inputs) -> tuple[np.ndarra
     rounded x float. Shape [groups, n, n]: one group per channel for depthwise layers, one for the rest."""
     gram = cross = 0.0
     for x_float, x_rounded in zip(float_inputs, rounded_inputs):
-        p_float, p_rounded = _patches(x_float, step, kernel), _patches(x_rounded, step, kernel)
+        p_float, p_rounded = _patches(x_float, step, kernel)[0], _patches(x_rounded, step, kernel)[0]
         if step.depthwise:  # one small product per channel: BLAS, where einsum's own loop took 7x longer
             gram = gram + p_rounded @ np.swapaxes(p_rounded, 1, 2)
             cross = cross + p_rounded @ np.swapaxes(p_float, 1, 2)
         else:
-            gram = gram + (p_rounded.T @ p_rounded)[None]
-            cross = cross + (p_rounded.T @ p_float)[None]
+            gram = gram + (p_rounded @ p_rounded.T)[None]
+            cross = cross + (p_rounded @ p_float.T)[None]
     return gram, cross
 
 
-def _patches(x, step, kernel: int) -> np.ndarray:
-    """The layer's input as rows of patches with a trailing 1: [positions, k*k*C + 1], or for a depthwise layer
-    each channel's patches as columns, [C, k*k + 1, positions]."""
-    import tensorflow as tf
+def _patches(x: np.ndarray, step, kernel: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The layer's input `x` [C, H, W] as patches in columns, each with a trailing 1 for the bias: [k*k*C + 1,
+    positions] in the kernel's (row, column, channel) order, or for a depthwise layer [C, k*k + 1, positions];
+    and the output's (height, width). Padded as TensorFlow's SAME convolutions pad."""
+    layer, channels = step.layer, x.shape[0]
+    (height, top, bottom), (width, left, right) = (_same_padding(size, kernel, layer) for size in x.shape[1:])
+    padded = np.pad(x, ((0, 0), (top, bottom), (left, right)))
+    patches = np.empty((channels, kernel * kernel + 1, height * width) if step.depthwise
+                       else (kernel * kernel * channels + 1, height * width))
+    patches[..., -1, :] = 1.0
+    for offset in range(kernel * kernel):
+        row, column = (offset // kernel) * layer.dilation, (offset % kernel) * layer.dilation
+        window = padded[:, row : row + layer.stride * (height - 1) + 1 : layer.stride,
+                        column : column + layer.stride * (width - 1) + 1 : layer.stride].reshape(channels, -1)
+        if step.depthwise:
+            patches[:, offset] = window
+        else:
+            patches[offset * channels : (offset + 1) * channels] = window
+    return patches, (height, width)
 
-    layer, channels = step.layer, x.shape[-1]
-    if kernel > 1:
-        x = tf.image.extract_patches(x, [1, kernel, kernel, 1], [1, layer.stride, layer.stride, 1],
-                                     [1, layer.dilation, layer.dilation, 1], "SAME")
-    if step.depthwise:
-        values = tf.transpose(tf.reshape(x, [-1, kernel * kernel, channels]), [2, 1, 0]).numpy().astype(np.float64)
-        return np.concatenate([values, np.ones((channels, 1, values.shape[-1]))], axis=1)
-    values = x.numpy().astype(np.float64)
-    values = values.reshape(-1, values.shape[-1])
-    return np.concatenate([values, np.ones((len(values), 1))], axis=1)
+
+def _same_padding(size: int, kernel: int, layer) -> tuple[int, int, int]:
+    """Output size and the padding before and after, as TensorFlow's SAME padding computes them."""
+    output = -(-size // layer.stride)
+    total = max((output - 1) * layer.stride + (kernel - 1) * layer.dilation + 1 - size, 0)
+    return output, total // 2, total - total // 2
+
+
+def _layer_output(x: np.ndarray, rows: np.ndarray, step, kernel: int) -> np.ndarray:
+    """The layer with kernel and bias `rows` applied to its input `x` [C, H, W]: [output channels, H', W']."""
+    patches, grid = _patches(x, step, kernel)
+    output = (rows[:, None, :] @ patches)[:, 0, :] if step.depthwise else rows @ patches
+    output = output.reshape(len(rows), *grid)
+    return np.clip(output, 0.0, 6.0) if step.relu6 else output
 
 
 def _rows(conv: ConvWeights, depthwise: bool) -> np.ndarray:
@@ -221,6 +246,16 @@ def _round_rows(rows: np.ndarray, gram: np.ndarray, scales: np.ndarray, grid: La
         rows[:, column] = placed
         rows[:, column + 1 :] -= error[:, None] * upper[:, column, column + 1 :]
     return rows
+
+
+def _dead_channels_to_nearest(placed: np.ndarray, rows: np.ndarray, scales: np.ndarray, grid: LayerGrid) -> np.ndarray:
+    """The negligible output channels (NEGLIGIBLE_CHANNEL) with their original bias and their weights rounded to
+    nearest, the same on every CPU."""
+    magnitudes = np.abs(rows[:, :-1]).max(axis=1)
+    dead = magnitudes <= NEGLIGIBLE_CHANNEL * magnitudes.max()
+    placed[dead] = rows[dead]
+    placed[dead, :-1] = grid.round(rows[dead, :-1], scales[dead, None])
+    return placed
 
 
 def _keep_scale(placed: np.ndarray, original: np.ndarray, scales: np.ndarray, grid: LayerGrid) -> np.ndarray:

@@ -99,9 +99,10 @@ def test_gptq_rounding_keeps_more_keypoints_than_nearest_rounding(build):
 def test_int16_activations_keep_the_poses_that_int8_activations_lose(build):
     """The same GPTQ weights, calibrated on the same photos: with int16 activations the full-integer models keep
     far more keypoints than with int8 activations, so the rounding that costs int8 its keypoints is the
-    activations' (research/int8_int16x8.md: they clear the 1-byte floor, at 97.0 % on these photos at 257, where a
-    single keypoint decides). When they pass they are kept, though far slower than float32 on a CPU: an
-    integer-only model is for NPUs, which cannot run the faster float one."""
+    activations' (research/int8_int16x8.md). Whether they clear the 1-byte floor is decided by a few keypoints, and
+    moves with GPTQ's draw (research/gptq_draws.md): only the gap to int8 is asserted. When they pass they are
+    kept, though far slower than float32 on a CPU: an integer-only model is for NPUs, which cannot run the faster
+    float one."""
     from posenet_port.formats.tflite.runner import interpreter_class
 
     checks = {r["name"]: r for r in json.loads((build / "checks" / "checks.json").read_text())["results"]}
