@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, gptq_rounding, layers_rounded_differently
 from helpers.parity import MEASURED, Difference
 
 EMULATED_CPU = "EPYC-Rome"
@@ -72,3 +72,12 @@ def test_float_parity_holds_on_an_emulated_avx2_cpu(node_oracle, tmp_path):
     assert len(against_tfjs) == 16 and all(d.ok for d in emulated)
     # Other kernels did run: where this host may be bit-identical to tfjs, the emulated AVX2 CPU is not.
     assert any(d.max_abs > 0 for d in against_tfjs)
+
+
+@pytest.mark.slow
+def test_gptq_places_the_same_weights_on_an_emulated_avx2_cpu(tmp_path):
+    """GPTQ's rounding bit for bit on this CPU and on the emulated one: a rebuild anywhere writes the same models.
+    In float32, one rounding decision flipped by another CPU's kernels changed every later one (model/rounding.py)."""
+    python = emulator()
+    differing = layers_rounded_differently(gptq_rounding.int8_rounding(), python, tmp_path / "emulated.npz", timeout=1200)
+    assert not differing, f"layers rounded differently on the emulated {EMULATED_CPU}: {differing}"

@@ -1,7 +1,8 @@
 """What the tests share besides fixtures (conftest.py): paths, real photos, running the commands, rounding
 baselines, and our pipeline on a tfjs model. The modules beside this one: parity (the float32 bound for two
 engines), reference_forward (an independent NumPy forward pass), tfjs_converter (the converter-written fixtures),
-fuzzing (damaged files for every reader), toy_npz (a format only the tests know)."""
+fuzzing (damaged files for every reader), toy_npz (a format only the tests know), gptq_rounding (the
+rounding the GPTQ tests compare, as a script too)."""
 from __future__ import annotations
 
 import gzip
@@ -102,6 +103,19 @@ def nearest_rounding(weights, bits: int):
         return ConvWeights((np.round(conv.kernel / scale) * scale).astype(np.float32), conv.bias)
 
     return PosenetWeights.from_convs([nearest(c) for c in weights.convs()])
+
+
+def layers_rounded_differently(weights, python: list[str], path: Path, env=None, timeout: float = 300) -> list[int]:
+    """helpers/gptq_rounding.py run by `python` (a command prefix: another CPU, emulated) with `env` added (other
+    BLAS kernels), against `weights`, its rounding computed here: the layers whose kernel or bias differ in any
+    bit."""
+    result = subprocess.run([*python, str(Path(__file__).with_name("gptq_rounding.py")), str(path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=timeout, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr[-3000:]
+    other = np.load(path)
+    ours = [a for conv in weights.convs() for a in (conv.kernel, conv.bias)]
+    assert len(other.files) == len(ours)
+    return sorted({index // 2 for index, name in enumerate(other.files) if not np.array_equal(ours[index], other[name])})
 
 
 def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):

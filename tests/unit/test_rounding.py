@@ -2,35 +2,30 @@
 nothing more), and they keep the network's outputs closer to the float network's than nearest rounding."""
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import nearest_rounding
+from helpers import gptq_rounding, layers_rounded_differently, nearest_rounding
 
 from posenet_port.inference.preprocess import load_image, preprocess
 from posenet_port.model.freeze import write_frozen_graph
 from posenet_port.model.rounding import GRIDS, round_weights
 from posenet_port.model.tf_graph import build_model
-from posenet_port.pipeline.calibration import calibration_batches
-from posenet_port.pipeline.photos import PEOPLE, TUNING_PEOPLE, VALIDATION_PEOPLE
+from posenet_port.pipeline.photos import PEOPLE, VALIDATION_PEOPLE
 
-CALIBRATION_PHOTOS = TUNING_PEOPLE[:2]
-CALIBRATION_SIZE = 129  # small inputs: the tests are about the method, not the figures
 # NumPy's OpenBLAS on AVX kernels (no FMA, no AVX-512) and one thread: other sums than this CPU's own kernels.
 OTHER_BLAS = {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
 def calibration():
-    return calibration_batches([load_image(PEOPLE / f"{name}.jpg") for name in CALIBRATION_PHOTOS], CALIBRATION_SIZE)
+    return gptq_rounding.calibration()
 
 
 @pytest.fixture(scope="module")
-def int8_rounded(shipped_weights, calibration):
-    return round_weights(shipped_weights, 16, calibration, GRIDS["int8"])
+def int8_rounded(calibration):
+    return gptq_rounding.int8_rounding(calibration)
 
 
 def test_int8_grid_weights_are_what_tflite_stores(int8_rounded, calibration, tmp_path):
@@ -114,21 +109,5 @@ def test_the_rounding_is_the_same_bit_for_bit_with_other_blas_kernels_and_thread
     """GPTQ is chaotic: in float32 one last-bit difference flipped a rounding decision and every later one, and
     rebuilds on an AVX2-only and on an AVX-512 CPU gave different models (the one-byte tfjs model's checks moved by
     four points). In float64 the same weights must come out whatever the CPU's kernels and thread count."""
-    code = (
-        "import sys, numpy as np\n"
-        "from posenet_port.inference.preprocess import load_image\n"
-        "from posenet_port.model.rounding import GRIDS, round_weights\n"
-        "from posenet_port.model.weights import load_weights\n"
-        "from posenet_port.pipeline.calibration import calibration_batches\n"
-        "from posenet_port.pipeline.photos import PEOPLE\n"
-        f"photos = [load_image(PEOPLE / f'{{name}}.jpg') for name in {list(CALIBRATION_PHOTOS)!r}]\n"
-        f"rounded = round_weights(load_weights(), 16, calibration_batches(photos, {CALIBRATION_SIZE}), GRIDS['int8'])\n"
-        "np.savez(sys.argv[1], *[a for conv in rounded.convs() for a in (conv.kernel, conv.bias)])\n"
-    )
-    path = tmp_path / "other_blas.npz"
-    subprocess.run([sys.executable, "-c", code, str(path)], env={**os.environ, **OTHER_BLAS}, check=True)
-    other = np.load(path)
-    ours = [a for conv in int8_rounded.convs() for a in (conv.kernel, conv.bias)]
-    differing = [index // 2 for index, (a, b) in enumerate(zip(ours, (other[k] for k in other.files)))
-                 if not np.array_equal(a, b)]
-    assert len(other.files) == len(ours) and not differing, f"layers rounded differently: {sorted(set(differing))}"
+    differing = layers_rounded_differently(int8_rounded, [sys.executable], tmp_path / "other_blas.npz", OTHER_BLAS)
+    assert not differing, f"layers rounded differently on other BLAS kernels: {differing}"
