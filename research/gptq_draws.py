@@ -29,7 +29,7 @@ from posenet_port.pipeline.run import RebuildOptions, rebuild
 RECIPES = {"tflite": ("int8-gptq", "dynamic-range-gptq", "int16x8-gptq"), "tfjs": ("uint8-mixed-gptq",),
            "onnx": ("int16x8-gptq",)}
 RELATIVE_CHANGE = 1e-7  # float32's last bit is 6e-8 of a value
-VALIDATION = "validation"
+VALIDATION, TUNING = "validation", "tuning"
 
 
 def perturbed_rounding(seed: int):
@@ -57,9 +57,16 @@ def one_draw(seed: int, work: Path) -> dict[str, dict]:
     return {r["name"]: r for r in json.loads((out / "checks" / "checks.json").read_text())["results"]}
 
 
-def figure(result: dict, size: int) -> float:
+def figure(result: dict, size: int, split: str = VALIDATION) -> float:
     return next(100 * a["within_share"] for a in result["agreements"]
-                if a["split"] == VALIDATION and a["input_size"] == size)
+                if a["split"] == split and a["input_size"] == size)
+
+
+def correlation(first: list[float], second: list[float]) -> str:
+    """Pearson's r, or "-" where one side never moves."""
+    if len(set(first)) < 2 or len(set(second)) < 2:
+        return "-"
+    return f"{statistics.correlation(first, second):+.2f}"
 
 
 def report(draws: list[dict[str, dict]], seconds: float) -> str:
@@ -71,21 +78,26 @@ def report(draws: list[dict[str, dict]], seconds: float) -> str:
         f"every calibration value by (1 + {RELATIVE_CHANGE:g} g), g standard normal with the draw's seed, before GPTQ",
         "rounds the weights; draw 0 changes nothing and is what `rebuild` writes on every CPU. Figures: the share of",
         "the float graph's confident keypoints within 2 px on the 9 validation photos, as `rebuild`'s gate counts",
-        "them; a draw passes when every checked size clears the class's floor and its pose counts do too.",
+        "them; a draw passes when every checked size clears the class's floor and its pose counts do too. Beside",
+        "them, the same figure on the 14 tuning photos GPTQ calibrates on, and how the two move together across the",
+        "draws (Pearson's r): a draw chosen by its tuning figure is only better on photos nobody tuned on if r is",
+        "clearly positive.",
         "",
-        "| model | size | floor | draw 0 | every draw | min - max | mean | passes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | size | floor | draw 0 | every draw | min - max | mean | passes | tuning, every draw | r |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
         results = [draw[name] for draw in draws]
         floor = 100 * FLOORS[results[0]["weight_class"]].min_within
         for size in sorted({a["input_size"] for a in results[0]["agreements"] if a["split"] == VALIDATION}):
             values = [figure(r, size) for r in results]
+            tuning = [figure(r, size, TUNING) for r in results]
             passes = sum(r["status"] == "PASS" for r in results)
             lines.append(f"| {name} | {size} | {floor:.0f}% | {values[0]:.1f}% | "
                          + " ".join(f"{v:.1f}" for v in values)
                          + f" | {min(values):.1f} - {max(values):.1f}% | {statistics.mean(values):.1f}% | "
-                         f"{passes} of {len(results)} |")
+                         f"{passes} of {len(results)} | " + " ".join(f"{v:.1f}" for v in tuning)
+                         + f" | {correlation(tuning, values)} |")
     lines += ["", "One keypoint is 0.3 points of the figure (301 confident keypoints). \"passes\" counts whole",
               "verdicts, so a model with two sizes passes a draw only when both clear the floor."]
     return "\n".join(lines) + "\n"
