@@ -127,9 +127,9 @@ def round_weights(
         kernel, rows = conv.kernel.shape[0], _rows(conv, step.depthwise)
         placed = _round_layer(rows, step, _moments(step, kernel, float_inputs, rounded_inputs), grid)
         rounded.append(_from_rows(placed, conv, step.depthwise))
-        if not step.is_head:  # patches again, view by view: kept for every view they would take gigabytes
-            float_inputs = [_layer_output(x, rows, step, kernel) for x in float_inputs]
-            rounded_inputs = [_layer_output(x, placed, step, kernel) for x in rounded_inputs]
+        if not step.is_head:
+            _advance(float_inputs, rows, step, kernel)
+            _advance(rounded_inputs, placed, step, kernel)
     return PosenetWeights.from_convs(rounded, source=f"{weights.source} (weights on the {grid.name} grid)",
                                      format=weights.format, checksums=weights.checksums)
 
@@ -191,6 +191,13 @@ def _same_padding(size: int, kernel: int, layer) -> tuple[int, int, int]:
     output = -(-size // layer.stride)
     total = max((output - 1) * layer.stride + (kernel - 1) * layer.dilation + 1 - size, 0)
     return output, total // 2, total - total // 2
+
+
+def _advance(inputs: list[np.ndarray], rows: np.ndarray, step, kernel: int) -> None:
+    """Each view's input replaced by the layer's output, one view at a time: the patches are made again, since
+    kept for every view they would take gigabytes, and only one view is held twice."""
+    for index, x in enumerate(inputs):
+        inputs[index] = _layer_output(x, rows, step, kernel)
 
 
 def _layer_output(x: np.ndarray, rows: np.ndarray, step, kernel: int) -> np.ndarray:
