@@ -30,9 +30,10 @@ from posenet_port.model.weights import ConvWeights, PosenetWeights
 # relative to the mean diagonal of the layer's input second moments.
 REFIT_RIDGE = 0.1
 ROUNDING_DAMPING = 0.01
-# Output channels whose weights are all below this fraction of the layer's largest are dead in the shipped weights
-# (|w| ~1e-12): their grid step is as small as float64's rounding noise in the refit, so GPTQ would place them
-# differently on every CPU. They are rounded to nearest instead, which cannot matter for the outputs.
+# Output channels whose weights are all below this fraction of the layer's largest are dead (17 in the shipped
+# weights, |w| from 7e-7 down to 1e-12): the smallest have grid steps as small as float64's rounding noise in the
+# refit, so GPTQ would place them differently on every CPU. They are rounded to nearest instead, which cannot
+# matter for the outputs.
 NEGLIGIBLE_CHANNEL = 1e-6
 
 
