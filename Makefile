@@ -69,9 +69,9 @@ endef
 $(CHROMIUM):
 	$(call apt_install,chromium,the browser test)
 
-# qemu-user emulates a CPU without AVX-512: the float parity tests prove their bound on that kind of CPU too.
+# qemu-user emulates a CPU without AVX-512: the float engines are held to the parity bound on that kind of CPU too.
 $(QEMU):
-	$(call apt_install,qemu-user,the parity test on an emulated AVX2 CPU)
+	$(call apt_install,qemu-user,the float engines' test on an emulated AVX2 CPU)
 
 clean:
 	rm -rf build $(VENV) node_modules

@@ -1,7 +1,6 @@
 """Shared fixtures: the shipped weights, the rebuilt model, and the node oracle (helpers/ holds the functions tests share)."""
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -25,17 +24,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section(f"float parity measured (bound: {RELATIVE:g} * (1 + max |value|), tests/helpers/parity.py)")
         for difference in MEASURED:
             terminalreporter.write_line(str(difference))
-
-
-def pytest_sessionfinish(session) -> None:
-    """For a run nested in another (tests/e2e/test_other_cpus.py): hand the measured differences back as JSON."""
-    from dataclasses import asdict
-
-    from helpers.parity import MEASURED
-
-    report = os.environ.get("POSENET_PORT_PARITY_REPORT")
-    if report:
-        Path(report).write_text(json.dumps([asdict(d) for d in MEASURED]))
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,34 @@ def nearest_rounding(weights, bits: int):
     return PosenetWeights.from_convs([nearest(c) for c in weights.convs()])
 
 
+# What an x86 CPU without AVX-512 runs, chosen on a newer one by the libraries' own switches: NumPy's dispatched
+# loops, OpenBLAS's kernels (an AVX2 EPYC's are Haswell's) and oneDNN's (TensorFlow) all stop at AVX2.
+AVX2_KERNELS = {
+    "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+_KERNELS_PROBE = """
+import ctypes, json
+from numpy._core._multiarray_umath import __cpu_features__ as features
+library = ctypes.CDLL(next(line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower()))
+corename = next(getattr(library, name) for name in ("scipy_openblas_get_corename64_", "openblas_get_corename")
+                if hasattr(library, name))
+corename.restype = ctypes.c_char_p
+print(json.dumps({"openblas": corename().decode(), "AVX2": features["AVX2"], "AVX512F": features["AVX512F"]}))
+"""
+
+
+def numpy_kernels(python: list[str], env=None) -> dict:
+    """The kernels NumPy runs in `python` (a command prefix) with `env` added: OpenBLAS's core, as OpenBLAS names
+    it, and whether NumPy's own loops use AVX2 and AVX-512. Proof that a switch or an emulated CPU took effect."""
+    result = subprocess.run([*python, "-c", _KERNELS_PROBE], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 def layers_rounded_differently(weights, python: list[str], path: Path, env=None, timeout: float = 300) -> list[int]:
     """helpers/gptq_rounding.py run by `python` (a command prefix: another CPU, emulated) with `env` added (other
     BLAS kernels), against `weights`, its rounding computed here: the layers whose kernel or bias differ in any
@@ -116,6 +144,24 @@ def layers_rounded_differently(weights, python: list[str], path: Path, env=None,
     ours = [a for conv in weights.convs() for a in (conv.kernel, conv.bias)]
     assert len(other.files) == len(ours)
     return sorted({index // 2 for index, name in enumerate(other.files) if not np.array_equal(ours[index], other[name])})
+
+
+def in_process_formats() -> list[str]:
+    """The registered formats that export and run in this process (tfjs runs in node)."""
+    from posenet_port.formats.registry import export_formats
+
+    return [name for name, fmt in export_formats().items() if fmt.in_process]
+
+
+def export_float32(fmt, weights, frozen_pb: Path, out: Path, size: int, stride: int = 16):
+    """`fmt`'s float32 model of `weights` exported into `out` through the registry, and its ModelSpec."""
+    from posenet_port.formats.base import ExportSource
+    from posenet_port.model.spec import ModelSpec
+    from posenet_port.pipeline.calibration import Calibration
+
+    spec = ModelSpec(weights.multiplier, stride).exported(fmt.name, "float32", size if fmt.fixed_input else None)
+    source = ExportSource(spec=spec, weights=weights, frozen_graph=frozen_pb, calibration=Calibration([]), input_size=size)
+    return fmt.export(source, fmt.recipes["float32"], fmt.target(out, "model", "float32", size)), spec
 
 
 def tfjs_pipeline_poses(model_json: Path, photos, input_size: int = 257):

@@ -8,27 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import photo_paths, toy_npz
+from helpers import export_float32, in_process_formats, photo_paths, toy_npz
 from helpers.parity import assert_outputs_close
 
 from posenet_port.formats.artifacts import spec_from_manifest
-from posenet_port.formats.base import ExportSource, Format
 from posenet_port.formats.listing import read_model
-from posenet_port.formats.registry import FORMATS, detect_format, export_formats, register
+from posenet_port.formats.registry import FORMATS, detect_format, register
 from posenet_port.formats.roles import identify_roles
 from posenet_port.inference.preprocess import load_image, preprocess
 from posenet_port.model.architecture import HEAD_NAMES
 from posenet_port.model.spec import POSENET_HEAD_ORDER, ModelSpec, canonical_output_name
-from posenet_port.pipeline.calibration import Calibration
 
 HEADS = HEAD_NAMES
-IN_PROCESS = [name for name, fmt in export_formats().items() if fmt.in_process]
-
-
-def export_float32(fmt: Format, weights, frozen_pb: Path, out: Path, size: int, stride: int = 16) -> tuple[Path, ModelSpec]:
-    spec = ModelSpec(weights.multiplier, stride).exported(fmt.name, "float32", size if fmt.fixed_input else None)
-    source = ExportSource(spec=spec, weights=weights, frozen_graph=frozen_pb, calibration=Calibration([]), input_size=size)
-    return fmt.export(source, fmt.recipes["float32"], fmt.target(out, "model", "float32", size)), spec
+IN_PROCESS = in_process_formats()
 
 
 @pytest.mark.parity

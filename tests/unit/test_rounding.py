@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import gptq_rounding, layers_rounded_differently, nearest_rounding
+from helpers import AVX2_KERNELS, gptq_rounding, layers_rounded_differently, nearest_rounding, numpy_kernels
 
 from posenet_port.inference.preprocess import load_image, preprocess
 from posenet_port.model.freeze import write_frozen_graph
@@ -14,8 +14,12 @@ from posenet_port.model.rounding import GRIDS, round_weights
 from posenet_port.model.tf_graph import build_model
 from posenet_port.pipeline.photos import PEOPLE, VALIDATION_PEOPLE
 
-# NumPy's OpenBLAS on AVX kernels (no FMA, no AVX-512) and one thread: other sums than this CPU's own kernels.
-OTHER_BLAS = {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1"}
+# Other sums than this CPU's own kernels: OpenBLAS's AVX kernels (no FMA, no AVX-512) on one thread, and what an
+# AVX2-only CPU runs (NumPy's loops, OpenBLAS and oneDNN stopped at AVX2), both at this CPU's speed.
+OTHER_KERNELS = {
+    "avx-one-thread": {"OPENBLAS_CORETYPE": "Sandybridge", "OPENBLAS_NUM_THREADS": "1"},
+    "avx2-cpu": AVX2_KERNELS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +109,13 @@ def test_int8_x86_grid_weights_are_what_the_onnx_quantizer_stores(shipped_weight
         assert np.abs(levels).max() == (127 if depthwise else 64), (conv.kernel.shape, np.abs(levels).max())
 
 
-def test_the_rounding_is_the_same_bit_for_bit_with_other_blas_kernels_and_threads(int8_rounded, tmp_path):
+@pytest.mark.parametrize("kernels", OTHER_KERNELS)
+def test_the_rounding_is_the_same_bit_for_bit_on_other_kernels_and_threads(int8_rounded, tmp_path, kernels):
     """GPTQ is chaotic: in float32 one last-bit difference flipped a rounding decision and every later one, and
     rebuilds on an AVX2-only and on an AVX-512 CPU gave different models (the one-byte tfjs model's checks moved by
     four points). In float64 the same weights must come out whatever the CPU's kernels and thread count."""
-    differing = layers_rounded_differently(int8_rounded, [sys.executable], tmp_path / "other_blas.npz", OTHER_BLAS)
-    assert not differing, f"layers rounded differently on other BLAS kernels: {differing}"
+    env = OTHER_KERNELS[kernels]
+    used = numpy_kernels([sys.executable], env)
+    assert used["openblas"] == env["OPENBLAS_CORETYPE"] and not (kernels == "avx2-cpu" and used["AVX512F"]), used
+    differing = layers_rounded_differently(int8_rounded, [sys.executable], tmp_path / "other.npz", env)
+    assert not differing, f"layers rounded differently on {used}: {differing}"
