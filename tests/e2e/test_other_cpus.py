@@ -27,12 +27,12 @@ from posenet_port.model.spec import ModelSpec
 from posenet_port.model.weights import SHIPPED_WEIGHTS
 
 EMULATED_CPU = "EPYC-Rome"
-# Emulation runs float kernels about 2000x slower: TensorFlow's inference at 257 took 20 s against 12 ms natively on
-# a 2-core Xeon host, where the whole parity set rerun emulated (exports included) took 900 s. So only what depends on the CPU's
-# instructions is emulated: running each engine's float32 kernels. The models are exported here (exporting moves
-# weights, it does not sum) and tfjs runs natively in node as the oracle. Inputs: the Solvay photo at 257 in every
-# engine (its offsets, where large terms cancel, are the worst case measured) and Grace Hopper at 353 where the
-# input is dynamic.
+# Emulation runs float kernels about 2000x slower: TensorFlow's inference at 257 took 20 s against 12 ms natively
+# on a 2-core Xeon host, where the whole parity set rerun emulated (exports included) took 900 s. So only what
+# depends on the CPU's instructions is emulated: running each engine's float32 kernels. The models are exported
+# here (exporting moves weights, it does not sum) and tfjs runs natively in node as the oracle. Inputs: the Solvay
+# photo at 257 in every engine (its offsets, where large terms cancel, are the worst case measured) and Grace
+# Hopper at 353 where the input is dynamic.
 EMULATED_INPUTS = (("solvay1927", 257), ("grace_hopper", 353))
 
 
