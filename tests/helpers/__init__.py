@@ -133,12 +133,11 @@ def numpy_kernels(python: list[str], env=None) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def layers_rounded_differently(weights, python: list[str], path: Path, env=None, timeout: float = 300) -> list[int]:
-    """helpers/gptq_rounding.py run by `python` (a command prefix: another CPU, emulated) with `env` added (other
-    BLAS kernels), against `weights`, its rounding computed here: the layers whose kernel or bias differ in any
-    bit."""
-    result = subprocess.run([*python, str(Path(__file__).with_name("gptq_rounding.py")), str(path)],
-                            capture_output=True, text=True, cwd=REPO, timeout=timeout, env={**os.environ, **(env or {})})
+def layers_rounded_differently(weights, path: Path, env: dict[str, str]) -> list[int]:
+    """helpers/gptq_rounding.py run by this Python with `env` added (other kernels), against `weights`, its
+    rounding computed here: the layers whose kernel or bias differ in any bit."""
+    result = subprocess.run([sys.executable, str(Path(__file__).with_name("gptq_rounding.py")), str(path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=300, env={**os.environ, **env})
     assert result.returncode == 0, result.stderr[-3000:]
     other = np.load(path)
     ours = [a for conv in weights.convs() for a in (conv.kernel, conv.bias)]

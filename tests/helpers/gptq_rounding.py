@@ -1,6 +1,6 @@
 """GPTQ's int8 rounding as the rounding tests compute it: two tuning photos at a small input (the tests are about
 the method, not the figures). Run as a script, it writes the weights to the .npz file named, so that another
-process (other BLAS kernels, an emulated CPU) computes them too:
+process (other kernels of NumPy and OpenBLAS) computes them too:
 
     python tests/helpers/gptq_rounding.py weights.npz
 """
