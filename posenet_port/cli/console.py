@@ -20,7 +20,9 @@ COMMANDS = {
 
 
 def _run(command: str) -> int:
-    return run_cli(importlib.import_module(f"posenet_port.cli.{command}").main)
+    # Imported inside run_cli: a module that loads TensorFlow at import (finetune) logs then, and the filter of
+    # native log lines must already be in place.
+    return run_cli(lambda argv: importlib.import_module(f"posenet_port.cli.{command}").main(argv))
 
 
 def run_module(caller: str, command: str) -> None:

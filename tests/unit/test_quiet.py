@@ -4,8 +4,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO, run_module
 
+from posenet_port.cli.console import COMMANDS
 from posenet_port.cli.quiet import NOISE
 
 NATIVE_NOISE = [
@@ -52,3 +54,10 @@ def test_a_cli_that_loads_tensorflow_prints_no_native_lines_unless_verbose(froze
     native = [line for line in verbose.stderr.splitlines() if NOISE.match(line.encode())]
     print(f"--verbose shows {len(native)} native log lines")
     assert verbose.returncode == 0 and native and verbose.stdout == quiet.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_commands_help_is_all_a_user_sees(command):
+    # finetune loads TensorFlow when its module is imported: that import must happen inside the filter too.
+    result = run_module(command, "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage:") and result.stderr == "", result.stderr
