@@ -16,6 +16,7 @@ from posenet_port.training.finetune import FinetuneConfig, Trainer
 from posenet_port.training.views import random_batch
 
 SIZE = 257
+pytestmark = pytest.mark.both_cores  # training keeps TensorFlow's threads on both cores
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,7 @@ def emulator() -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.node
+@pytest.mark.both_cores
 def test_float_engines_keep_the_parity_bound_on_an_emulated_avx2_cpu(node_oracle, shipped_weights, frozen_pb, tmp_path):
     python = emulator()
     kernels = numpy_kernels(python)  # the emulated CPU is the one we want: NumPy's own cpuid probe says so
