@@ -21,12 +21,13 @@ def render_markdown(report: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Written by `python -m posenet_port.bench`; every figure was measured by that command on the machine below.",
+        "Written by `python -m posenet_port.bench`; every figure was measured by that command. A section run alone",
+        "(`--sections`) keeps the others' figures from earlier runs, so each section names the CPU it was measured on.",
         "Times in milliseconds: median over the stated runs after warm-up, p10 and p90 for spread; ratios compare",
         "figures measured in the same run. Kernels, and so figures, depend on the CPU's flags (avx2, avx512f,",
         "avx512_vnni / avx_vnni): compare figures from different CPUs by their ratios only.",
         "",
-        "Machine: " + ", ".join(f"{key} {value}" for key, value in m.items()) + ".",
+        "The latest run's machine: " + ", ".join(f"{key} {value}" for key, value in m.items()) + ".",
         "",
         f"![latency against input size, and drift per format]({CHART})",
     ]
