@@ -9,6 +9,22 @@ import pytest
 from helpers import REBUILD_TIMEOUT, BackgroundModule
 
 
+@pytest.fixture(scope="session", autouse=True)
+def probe_cache(tmp_path_factory):
+    """The child probe's remembered passes (formats/probe.py) go to this session's folder, shared by the commands
+    the tests start, not to the user's cache; a test about probing itself sets its own."""
+    from posenet_port.formats.probe import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("probe-cache")
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if saved is None:
+        del os.environ[CACHE_ENV]
+    else:
+        os.environ[CACHE_ENV] = saved
+
+
 def pytest_report_header(config) -> str:
     """Float results depend on the CPU's kernels: name them at the top of every report."""
     from posenet_port._util.machine import describe_cpu

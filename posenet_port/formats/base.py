@@ -80,7 +80,8 @@ class Format:
     a `/` in it means the model is a folder of files (tfjs, OpenVINO). A fixed-input format is exported at one
     size; a folder model is known by its `folder_marker` file; a format that is not `in_process` runs in another process (tfjs in node), so it is neither timed beside
     the others nor picked by the demo. `lists_unclaimed_files`: the lister that reads files no other claims.
-    `probe`: its reader is native code, so a file from outside is first read in a child process (probe.py)."""
+    `probe`: its reader is native code, so a file from outside is first read in a child process (probe.py).
+    `companions`: suffixes of the files beside a model that its runtime reads too (OpenVINO's `.bin`)."""
 
     name: str
     title: str
@@ -96,6 +97,7 @@ class Format:
     in_process: bool = True
     lists_unclaimed_files: bool = False
     probe: bool = False
+    companions: tuple[str, ...] = ()
 
     @property
     def bundle(self) -> bool:
@@ -115,7 +117,7 @@ class Format:
         if self.probe and trusted:
             vouch(Path(path))
         elif self.probe:
-            probe(Path(path), self.name, self.title)
+            probe(Path(path), self)
         with reading(path, f"not a loadable {self.title} model", ModelFileError):
             return importlib.import_module(self.runner).open_runner(Path(path), threads, spec)
 

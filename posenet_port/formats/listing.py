@@ -99,7 +99,7 @@ def read_model(path: str | Path, probe_size: int = DEFAULT_INPUT_SIZE) -> ModelL
                              f"({', '.join(fmt.title for fmt, _ in listers)})")
     fmt, lister = claimed[0]
     if fmt.probe:
-        probe(path, fmt.name, fmt.title)
+        probe(path, fmt)
     with reading(path, f"not a readable {fmt.title} model", ModelFileError):
         listing = lister.read(path, probe_size)
     listing.format_name = fmt.name

@@ -6,31 +6,117 @@ the user gets one line saying what happened.
 
 Formats whose runtime is native declare `Format.probe`; a model rebuild has just written and checked is opened
 with `trusted=True`. The verdict is kept per file (path, size, time, inode), so listing then opening probes once.
+A pass is also remembered across runs, by content: the sha256 of the model's files, the runtimes' versions and
+this folder's code name a record in the user's cache (POSENET_PORT_CACHE, else $XDG_CACHE_HOME/posenet_port or
+~/.cache/posenet_port). The same bytes meet the same readers the same way, so a model is probed once, not at every
+start of the demo (a child that imports TensorFlow costs seconds); one changed byte, an upgraded runtime or an
+edited reader probes it again. Crashes are never remembered: such a file is probed, and refused, every time.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import time
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from posenet_port.errors import ModelFileError, first_line
+from posenet_port._util.fileio import read_bounded, write_bytes_atomic
+from posenet_port.errors import ModelFileError, PosenetPortError, first_line
+
+if TYPE_CHECKING:
+    from posenet_port.formats.base import Format
 
 IN_CHILD = "POSENET_PORT_PROBE_CHILD"  # set in the child: it reads the file itself, in-process
+CACHE_ENV = "POSENET_PORT_CACHE"
 PROBE_SECONDS = 300
+RUNTIMES = ("tensorflow", "ai-edge-litert", "onnxruntime", "openvino", "posenet_port")
+MAX_PARTS = 1000  # files of a folder model worth hashing; a folder of more is probed every time
 _verdicts: dict[tuple, str | None] = {}
 
 
-def probe(path: Path, format_name: str, title: str) -> None:
+def probe(path: Path, fmt: Format) -> None:
     """Refuse `path` (a ModelFileError naming it) if reading, opening or running it kills or fails a child."""
     if os.environ.get(IN_CHILD):
         return
     key = _file_key(path)
     if key not in _verdicts:
-        _verdicts[key] = _run_child(path, format_name, title)
+        _verdicts[key] = _verdict(path, fmt)
     if _verdicts[key] is not None:
         raise ModelFileError(_verdicts[key])
+
+
+def cache_dir() -> Path:
+    """The user's cache of this tool (POSENET_PORT_CACHE, else $XDG_CACHE_HOME/posenet_port or ~/.cache/...)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "posenet_port"
+
+
+def pass_record(path: Path, fmt: Format) -> Path | None:
+    """Where a pass of these exact files, read by these runtimes and this code, is recorded; None when the model's
+    files cannot all be read as regular files (the child meets them, and refuses them, as before)."""
+    digest = hashlib.sha256(_environment_digest())
+    try:
+        for part in _model_parts(path, fmt):
+            data = read_bounded(part, ModelFileError, "model file")
+            digest.update(f"{part.relative_to(path) if path.is_dir() else part.suffix} {len(data)}\n".encode())
+            digest.update(data)
+    except (PosenetPortError, OSError, ValueError):
+        return None
+    return cache_dir() / "probed" / digest.hexdigest()
+
+
+def _verdict(path: Path, fmt: Format) -> str | None:
+    record = pass_record(path, fmt)
+    if record is not None and record.is_file():
+        return None
+    verdict = _run_child(path, fmt.name, fmt.title)
+    if verdict is None and record is not None:
+        _remember(record, path, fmt)
+    return verdict
+
+
+def _remember(record: Path, path: Path, fmt: Format) -> None:
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(record, json.dumps({"format": fmt.name, "first_path": str(path.resolve()),
+                                               "probed": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
+    except OSError:
+        pass  # a cache that cannot be written (read-only home, full disk) only means probing again next time
+
+
+def _model_parts(path: Path, fmt: Format) -> list[Path]:
+    """The files a runtime reads for this model: the file and its companions, or every file of a folder model."""
+    if not path.is_dir():
+        return [path, *(path.with_suffix(suffix) for suffix in fmt.companions)]
+    parts = []
+    for folder, _, names in os.walk(path):  # symlinked folders are not followed
+        for name in names:
+            parts.append(Path(folder) / name)
+            if len(parts) > MAX_PARTS or not stat.S_ISREG(os.stat(parts[-1]).st_mode):
+                raise ValueError(f"{path}: not a folder of at most {MAX_PARTS} regular files")
+    return sorted(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _environment_digest() -> bytes:
+    """The runtimes' versions, Python's, and the code of the formats' readers (an edited reader probes again)."""
+    digest = hashlib.sha256(sys.version.encode())
+    for name in RUNTIMES:
+        try:
+            digest.update(f"{name} {metadata.version(name)}\n".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} absent\n".encode())
+    for source in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.digest()
 
 
 def vouch(path: Path) -> None:

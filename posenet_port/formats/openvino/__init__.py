@@ -7,4 +7,5 @@ FORMAT = Format(
     exporter="posenet_port.formats.openvino.export", lister="posenet_port.formats.openvino.listing",
     recipes=recipes(FLOAT32, *FLOAT16_RECIPES, *X86_INT8_RECIPES), allowed_ops=OPENVINO_OPS,
     file_name="{stem}_openvino_{recipe}/{stem}.xml", suffixes=(".xml",), probe=True,
+    companions=(".bin",),
 )
