@@ -25,13 +25,10 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from posenet_port._util.fileio import read_bounded, write_bytes_atomic
 from posenet_port.errors import ModelFileError, PosenetPortError, first_line
-
-if TYPE_CHECKING:
-    from posenet_port.formats.base import Format
 
 IN_CHILD = "POSENET_PORT_PROBE_CHILD"  # set in the child: it reads the file itself, in-process
 CACHE_ENV = "POSENET_PORT_CACHE"
@@ -39,6 +36,14 @@ PROBE_SECONDS = 300
 RUNTIMES = ("tensorflow", "ai-edge-litert", "onnxruntime", "openvino", "posenet_port")
 MAX_PARTS = 1000  # files of a folder model worth hashing; a folder of more is probed every time
 _verdicts: dict[tuple, str | None] = {}
+
+
+class Format(Protocol):
+    """What the probe needs of a format (formats/base.py's Format, which imports this module)."""
+
+    name: str
+    title: str
+    companions: tuple[str, ...]
 
 
 def probe(path: Path, fmt: Format) -> None:
@@ -97,7 +102,9 @@ def _model_parts(path: Path, fmt: Format) -> list[Path]:
     if not path.is_dir():
         return [path, *(path.with_suffix(suffix) for suffix in fmt.companions)]
     parts = []
-    for folder, _, names in os.walk(path):  # symlinked folders are not followed
+    for folder, folders, names in os.walk(path):
+        if any(os.path.islink(os.path.join(folder, name)) for name in folders):
+            raise ValueError(f"{path}: a linked folder inside (its files could change unseen)")
         for name in names:
             parts.append(Path(folder) / name)
             if len(parts) > MAX_PARTS or not stat.S_ISREG(os.stat(parts[-1]).st_mode):

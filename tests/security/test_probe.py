@@ -71,7 +71,8 @@ def test_a_companion_file_is_part_of_what_was_probed(tmp_path, cache):
 
 
 def test_files_that_are_not_regular_are_never_hashed_or_remembered(tmp_path, cache):
-    """A FIFO (which would block a reader) or a folder holding one: no record, at once; the child refuses them."""
+    """A FIFO (which would block a reader), a folder holding one, or a folder with a linked folder inside: no
+    record, at once; the child meets them every time."""
     fifo = tmp_path / "model.tflite"
     os.mkfifo(fifo)
     assert pass_record(fifo, TFLITE) is None
@@ -79,4 +80,8 @@ def test_files_that_are_not_regular_are_never_hashed_or_remembered(tmp_path, cac
     saved_model.mkdir()
     (saved_model / "saved_model.pb").write_bytes(b"x")
     os.mkfifo(saved_model / "variables.data")
+    assert pass_record(saved_model, FORMATS["savedmodel"]) is None
+    (saved_model / "variables.data").unlink()
+    assert pass_record(saved_model, FORMATS["savedmodel"]) is not None
+    (saved_model / "variables").symlink_to(tmp_path, target_is_directory=True)  # not walked: its files unseen
     assert pass_record(saved_model, FORMATS["savedmodel"]) is None
