@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 # Written by commands, never by hand: pages may quote them (CONTRIBUTING.md says which command writes which).
 GENERATED = ("BENCHMARKS.md", "benchmarks/avx2/BENCHMARKS.md", "benchmarks/avx512-amx/BENCHMARKS.md", "FUZZING.md", "docs/cli.md", "docs/compat.md",
-             "research/gptq_draws.md", "research/int8_finetune.md", "research/int8_float_layers.md", "research/int8_int16x8.md", "research/int8_layer_errors.md",
+             "research/gptq_draws.md", "research/int8_finetune.md", "research/int8_finetune_long.md", "research/int8_float_layers.md", "research/int8_int16x8.md", "research/int8_layer_errors.md",
              "research/int8_mixed_activations.md", "research/int8_saturation.md", "research/photo_decoders.md",
              "research/reidentification.md", "research/trackers.md")
 PAGES = sorted({"README.md", "CONTRIBUTING.md", *(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))}
