@@ -92,6 +92,8 @@ def cosine_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Cue:
+    """An appearance cue: a person's look in a frame's box, how far two looks are apart, and that scale in words."""
+
     name: str
     look: Callable[[np.ndarray, np.ndarray], Any]
     difference: Callable[[Any, Any], float]
