@@ -16,13 +16,9 @@ def probe_cache(tmp_path_factory):
     from posenet_port.formats.probe import CACHE_ENV
 
     folder = tmp_path_factory.mktemp("probe-cache")
-    saved = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(folder)
-    yield folder
-    if saved is None:
-        del os.environ[CACHE_ENV]
-    else:
-        os.environ[CACHE_ENV] = saved
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
 
 
 def pytest_report_header(config) -> str:
