@@ -113,10 +113,15 @@ def imagenet_cue() -> Cue:
 CUES = {"colour": colour_cue, "imagenet": imagenet_cue}
 
 
-def looks(truth: video.PeopleTruth, look: Callable[[np.ndarray, np.ndarray], Any]) -> dict[str, list[tuple[int, Any]]]:
-    """Each labelled person's appearance at their labelled frames."""
+def labelled_frames(truth: video.PeopleTruth) -> dict[int, np.ndarray]:
+    """The frames of vtest.avi where people are labelled, decoded once for every cue."""
     wanted = {index for boxes in truth.people.values() for index, _ in boxes}
-    frames = {index: frame for index, frame in enumerate(video_frames(VTEST)) if index in wanted}
+    return {index: frame for index, frame in enumerate(video_frames(VTEST)) if index in wanted}
+
+
+def looks(truth: video.PeopleTruth, frames: dict[int, np.ndarray],
+          look: Callable[[np.ndarray, np.ndarray], Any]) -> dict[str, list[tuple[int, Any]]]:
+    """Each labelled person's appearance at their labelled frames."""
     return {name: [(index, look(frames[index], box)) for index, box in boxes]
             for name, boxes in truth.people.items()}
 
@@ -157,9 +162,10 @@ def reappearances(people: dict[str, list[tuple[int, Any]]], present: dict[str, l
     return rows
 
 
-def cue_section(cue: Cue, truth: video.PeopleTruth, present: dict[str, list[int]], fps: float) -> list[str]:
+def cue_section(cue: Cue, truth: video.PeopleTruth, frames: dict[int, np.ndarray], present: dict[str, list[int]],
+                fps: float) -> list[str]:
     """How well one cue tells a person's looks from other people's, and whether it finds them after each gap."""
-    people = looks(truth, cue.look)
+    people = looks(truth, frames, cue.look)
     same, other = separation(people, fps, cue.difference)
     rows = reappearances(people, present, fps, cue.difference)
     right = sum(own < closest for _, _, own, _, closest in rows)
@@ -216,7 +222,8 @@ def main() -> None:
     truth = video.PeopleTruth.load(VTEST_PEOPLE)
     present = trackers.presence(walk, truth)
     bounds = {memory: trackers.bound(present, truth, fps, memory) for memory in MEMORIES_S}
-    sections = [cue_section(CUES[name](), truth, present, fps) for name in args.cues]
+    frames = labelled_frames(truth)
+    sections = [cue_section(CUES[name](), truth, frames, present, fps) for name in args.cues]
     publish(args.out, report(bounds, sections, time.perf_counter() - started))
 
 
